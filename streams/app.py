@@ -1,0 +1,63 @@
+"""The Faust application: one thin agent per input topic, all handing batches to one sink.
+
+An agent only takes a batch of raw records (value bytes plus topic/partition/offset) and awaits the
+sink's flush. Faust acknowledges the batch's offsets only after the body of the `take_events` loop has
+returned, so a Kafka commit never runs ahead of what ClickHouse holds; ClickHouse's ledger decides what
+was counted (streams/README.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from streams.settings import INPUT_TOPICS, PipelineSettings
+
+log = logging.getLogger(__name__)
+
+#: (topic, partition, offset, value bytes)
+RawRecord = tuple[str, int, int, bytes]
+
+
+def build_app(settings: PipelineSettings, sink: Any,
+              on_batch: Callable[[int], None] | None = None) -> faust.App:
+    """A Faust app whose agents feed `sink.flush(records)` (an awaitable) with raw record batches."""
+    settings.datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(settings.app_id, **settings.faust_config())
+    app.sno_started = time.monotonic()  # type: ignore[attr-defined]
+    app.sno_first_event_at = None  # type: ignore[attr-defined]
+
+    for topic_name in INPUT_TOPICS:
+        topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw",
+                          partitions=settings.partitions)
+        _add_agent(app, topic, topic_name, settings, sink, on_batch)
+
+    @app.on_partitions_assigned.connect
+    async def _assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        await sink.on_assigned({(tp.topic, tp.partition) for tp in assigned})
+
+    return app
+
+
+def _add_agent(app: faust.App, topic: Any, topic_name: str, settings: PipelineSettings, sink: Any,
+               on_batch: Callable[[int], None] | None) -> None:
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            if app.sno_first_event_at is None:  # type: ignore[attr-defined]
+                app.sno_first_event_at = time.monotonic()  # type: ignore[attr-defined]
+            records: list[RawRecord] = [
+                (e.message.topic, e.message.partition, e.message.offset, e.message.value or b"")
+                for e in events
+            ]
+            await sink.flush(records)
+            if on_batch is not None:
+                on_batch(len(records))
+            await asyncio.sleep(0)
+
+    agent.__name__ = agent.__qualname__ = "agent_" + topic_name.replace(".", "_").replace("-", "_")
+    app.agent(topic, name=f"sno.{topic_name}")(agent)

@@ -1,0 +1,253 @@
+"""The ClickHouse sink: writes each batch so that a crash at any moment neither loses nor doubles a count.
+
+Protocol per flushed batch (streams/README.md has the argument):
+
+1. `sno_ledger` gets one `pending` row per topic-partition of the batch: its offset range and the batch
+   token, a hash of those ranges. `sno_ledger` is not partitioned, so this insert is one part: all or
+   nothing.
+2. Every other table gets its rows with `insert_deduplication_token = <token>:<table>`; ClickHouse drops a
+   repeat of the same insert, part by part, also when a month boundary splits it into several parts.
+3. `sno_ledger` gets the `done` rows.
+
+On start and on every partition assignment the sink reads the ledger: records up to the last `done`
+offset are skipped, and a `pending` range (a crash between 1 and 3) is read again from Kafka, exactly that
+range, folded with the de-duplication state as it was before the batch, and written with the same token:
+what had landed is dropped by ClickHouse, what had not lands now. Kafka's committed offsets only save
+re-reading; they never decide what is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sno.runtime.store import Store
+
+log = logging.getLogger(__name__)
+
+TP = tuple[str, int]
+RawRecord = tuple[str, int, int, bytes]
+
+
+@dataclass
+class TableRows:
+    table: str
+    columns: tuple[str, ...]
+    rows: list[Sequence[Any]] = field(default_factory=list)
+
+
+@dataclass
+class FoldedBatch:
+    """What one batch adds to ClickHouse, and counters for progress and summaries."""
+
+    tables: list[TableRows]
+    processed: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    touched: set[tuple[str, str, str]] = field(default_factory=set)  # (service, environment, month)
+
+
+class Processor(Protocol):
+    """Folds raw records into table rows; deterministic for the same records and de-duplication state."""
+
+    def fold(self, records: Sequence[RawRecord], token: str) -> FoldedBatch: ...
+
+    def load_seen(self, tp: TP, rows: Iterable[tuple[int, Any]]) -> None: ...
+
+    def forget(self, tp: TP) -> None: ...
+
+
+def batch_ranges(records: Sequence[RawRecord]) -> dict[TP, tuple[int, int]]:
+    ranges: dict[TP, tuple[int, int]] = {}
+    for topic, partition, offset, _ in records:
+        tp = (topic, partition)
+        low, high = ranges.get(tp, (offset, offset))
+        ranges[tp] = (min(low, offset), max(high, offset))
+    return ranges
+
+
+def batch_token(ranges: dict[TP, tuple[int, int]]) -> str:
+    text = ";".join(f"{t}/{p}/{a}-{b}" for (t, p), (a, b) in sorted(ranges.items()))
+    return hashlib.sha1(text.encode()).hexdigest()[:24]
+
+
+@dataclass
+class Stats:
+    processed: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    batches: int = 0
+    redone: int = 0
+
+
+class ClickHouseSink:
+    """Owns the store while the worker runs; all ClickHouse calls go through one thread, in order."""
+
+    def __init__(self, store: Store, processor: Processor, bootstrap: str) -> None:
+        self.store = store
+        self.processor = processor
+        self.bootstrap = bootstrap
+        self.positions: dict[TP, int] = {}
+        self.assigned: set[TP] = set()
+        self.stats = Stats()
+        self.touched: set[tuple[str, str, str]] = set()
+        self.in_flight = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self._lock = asyncio.Lock()
+
+    async def _ch(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    # -- assignment and recovery ---------------------------------------------------------------
+
+    async def on_assigned(self, tps: set[TP]) -> None:
+        async with self._lock:
+            for tp in self.assigned - tps:
+                self.processor.forget(tp)
+                self.positions.pop(tp, None)
+            new = tps - self.assigned
+            self.assigned = set(tps)
+            if new:
+                await self._recover(new)
+
+    async def _recover(self, tps: set[TP]) -> None:
+        state = await self._ch(self._read_ledger, sorted(tps))
+        pending: dict[str, dict[TP, tuple[int, int]]] = {}
+        for tp, (done_to, pending_entry) in state.items():
+            if done_to is not None:
+                self.positions[tp] = done_to
+            if pending_entry is not None:
+                token, low, high = pending_entry
+                pending.setdefault(token, {})[tp] = (low, high)
+        for tp in tps:
+            exclude = {tok for tok, ranges in pending.items() if tp in ranges}
+            rows = await self._ch(self._read_seen, tp, exclude)
+            self.processor.load_seen(tp, rows)
+        for token, ranges in pending.items():
+            await self._redo(token, ranges)
+
+    def _read_ledger(self, tps: list[TP]) -> dict[TP, tuple[int | None, tuple[str, int, int] | None]]:
+        result: dict[TP, tuple[int | None, tuple[str, int, int] | None]] = {}
+        for topic, partition in tps:
+            rows = self.store.query(
+                "SELECT token, from_offset, to_offset, max(state = 'done') AS done FROM sno_ledger "
+                "WHERE topic = {topic:String} AND partition = {partition:UInt32} "
+                "GROUP BY token, from_offset, to_offset ORDER BY to_offset DESC LIMIT 2",
+                {"topic": topic, "partition": partition},
+            )
+            done_to = None
+            pending_entry = None
+            for token, low, high, done in rows:
+                if done:
+                    done_to = high if done_to is None else max(done_to, high)
+                    break
+                if pending_entry is None:
+                    pending_entry = (token, int(low), int(high))
+            if done_to is None and pending_entry is not None:
+                earlier = self.store.query(
+                    "SELECT max(to_offset), count() FROM sno_ledger WHERE topic = {topic:String} "
+                    "AND partition = {partition:UInt32} AND state = 'done'",
+                    {"topic": topic, "partition": partition},
+                )
+                if earlier and earlier[0][1]:
+                    done_to = int(earlier[0][0])
+            result[(topic, partition)] = (done_to, pending_entry)
+        return result
+
+    def _read_seen(self, tp: TP, exclude_tokens: set[str]) -> list[tuple[int, Any]]:
+        return self.store.query(
+            "SELECT event_hash, event_time FROM sno_seen WHERE topic = {topic:String} "
+            "AND partition = {partition:UInt32} AND token NOT IN {exclude:Array(String)} "
+            "AND event_time >= (SELECT max(event_time) FROM sno_seen WHERE topic = {topic:String} "
+            "AND partition = {partition:UInt32}) - INTERVAL 48 HOUR",
+            {"topic": tp[0], "partition": tp[1], "exclude": sorted(exclude_tokens)},
+        )
+
+    async def _redo(self, token: str, ranges: dict[TP, tuple[int, int]]) -> None:
+        """Read exactly the ranges of an unfinished batch again and write it with its own token."""
+        records = await read_ranges(self.bootstrap, ranges)
+        got = batch_ranges(records)
+        if got != ranges:
+            log.error("cannot re-read pending batch %s: wanted %s, broker has %s", token, ranges, got)
+            return
+        log.warning("finishing batch %s interrupted by a crash (%d records)", token, len(records))
+        await self._write(records, ranges, token)
+        self.stats.redone += 1
+
+    # -- the hot path --------------------------------------------------------------------------
+
+    async def flush(self, records: Sequence[RawRecord]) -> None:
+        async with self._lock:
+            fresh = [r for r in records if r[2] > self.positions.get((r[0], r[1]), -1)]
+            self.stats.skipped += len(records) - len(fresh)
+            if not fresh:
+                return
+            ranges = batch_ranges(fresh)
+            await self._write(fresh, ranges, batch_token(ranges))
+
+    async def _write(self, records: Sequence[RawRecord], ranges: dict[TP, tuple[int, int]],
+                     token: str) -> None:
+        self.in_flight += 1
+        try:
+            folded = self.processor.fold(records, token)
+            await self._ch(self._write_sync, folded, ranges, token)
+        finally:
+            self.in_flight -= 1
+        for tp, (_low, high) in ranges.items():
+            self.positions[tp] = max(self.positions.get(tp, -1), high)
+        self.stats.processed += folded.processed
+        self.stats.rejected += folded.rejected
+        self.stats.duplicates += folded.duplicates
+        self.stats.batches += 1
+        self.touched |= folded.touched
+
+    def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
+        ledger_columns = ("topic", "partition", "from_offset", "to_offset", "token", "state")
+        pending = [(t, p, a, b, token, "pending") for (t, p), (a, b) in sorted(ranges.items())]
+        self.store.insert("sno_ledger", pending, ledger_columns)
+        for table in folded.tables:
+            self.store.insert(table.table, table.rows, table.columns, token=f"{token}:{table.table}")
+        done = [(t, p, a, b, token, "done") for (t, p), (a, b) in sorted(ranges.items())]
+        self.store.insert("sno_ledger", done, ledger_columns)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+async def read_ranges(bootstrap: str, ranges: dict[TP, tuple[int, int]],
+                      timeout: float = 30.0) -> list[RawRecord]:
+    """Read exactly the given offset ranges (inclusive) with a consumer outside any group."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    out: list[RawRecord] = []
+    try:
+        tps = {TopicPartition(t, p): r for (t, p), r in ranges.items()}
+        consumer.assign(list(tps))
+        for tp, (low, _high) in tps.items():
+            consumer.seek(tp, low)
+        remaining = set(tps)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while remaining and loop.time() < deadline:
+            batch = await consumer.getmany(*remaining, timeout_ms=500)
+            for tp, messages in batch.items():
+                low, high = tps[tp]
+                for m in messages:
+                    if low <= m.offset <= high:
+                        out.append((tp.topic, tp.partition, m.offset, m.value or b""))
+                    if m.offset >= high:
+                        remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    out.sort(key=lambda r: (r[0], r[1], r[2]))
+    return out
