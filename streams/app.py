@@ -16,7 +16,7 @@ from typing import Any
 
 import faust
 
-from streams.settings import INPUT_TOPICS, PipelineSettings
+from streams.settings import DEADLETTER_TOPIC, INPUT_TOPICS, PipelineSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,45 @@ def build_app(settings: PipelineSettings, sink: Any,
                           partitions=settings.partitions)
         _add_agent(app, topic, topic_name, settings, sink, on_batch)
 
+    deadletter = app.topic(DEADLETTER_TOPIC, value_serializer="raw", key_serializer="raw")
+
+    async def publish_deadletters(letters: list[tuple[bytes, bytes]]) -> None:
+        for key, value in letters:
+            await deadletter.send(key=key, value=value)
+
+    sink.publish_deadletters = publish_deadletters
+
     @app.on_partitions_assigned.connect
     async def _assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
-        await sink.on_assigned({(tp.topic, tp.partition) for tp in assigned})
+        await sink.on_assigned(_input_tps(assigned))
 
+    _seek_to_ledger(app, sink)
     return app
+
+
+def _input_tps(tps: Any) -> set[tuple[str, int]]:
+    return {(tp.topic, tp.partition) for tp in tps if tp.topic in INPUT_TOPICS}
+
+
+def _seek_to_ledger(app: faust.App, sink: Any) -> None:
+    """After Faust seeks to the committed offsets, seek again to what the ClickHouse ledger holds.
+
+    Faust calls `perform_seek` when a (re)assignment is ready. The committed offset is never ahead of the
+    ledger (acks follow writes), but it can be behind it, or belong to another store altogether; the
+    ledger is the truth, so every assigned input partition resumes right after its last counted offset.
+    """
+    consumer = app.consumer
+    original = consumer.perform_seek
+
+    async def perform_seek() -> None:
+        await original()
+        assignment = consumer.assignment()
+        await sink.on_assigned(_input_tps(assignment))
+        for tp in assignment:
+            if tp.topic in INPUT_TOPICS:
+                await consumer.seek(tp, sink.positions.get((tp.topic, tp.partition), -1) + 1)
+
+    consumer.perform_seek = perform_seek  # type: ignore[method-assign]
 
 
 def _add_agent(app: faust.App, topic: Any, topic_name: str, settings: PipelineSettings, sink: Any,

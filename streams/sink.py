@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import signal
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -58,7 +60,7 @@ class Processor(Protocol):
 
     def fold(self, records: Sequence[RawRecord], token: str) -> FoldedBatch: ...
 
-    def load_seen(self, tp: TP, rows: Iterable[tuple[int, Any]]) -> None: ...
+    def load_seen(self, tp: TP, rows: Iterable[tuple[Any, ...]]) -> None: ...
 
     def forget(self, tp: TP) -> None: ...
 
@@ -87,11 +89,29 @@ class Stats:
     redone: int = 0
 
 
+class FaultPoint:
+    """Crash injection for the fault tests: `SNO_FAULT=<point>:<n>` SIGKILLs the worker at the n-th
+    batch reaching <point> (`before_write`, `mid_write`, `after_write`). A real SIGKILL of the real
+    process, placed at moments a kill from outside can only hit by luck. Unset in production."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.point, _, n = (spec or "").partition(":")
+        self.remaining = int(n or 1)
+
+    def reached(self, point: str) -> None:
+        if point != self.point:
+            return
+        self.remaining -= 1
+        if self.remaining <= 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 class ClickHouseSink:
     """Owns the store while the worker runs; all ClickHouse calls go through one thread, in order."""
 
-    def __init__(self, store: Store, processor: Processor, bootstrap: str) -> None:
+    def __init__(self, store: Store, processor: Processor, bootstrap: str, epoch: str = "") -> None:
         self.store = store
+        self.epoch = epoch
         self.processor = processor
         self.bootstrap = bootstrap
         self.positions: dict[TP, int] = {}
@@ -99,6 +119,10 @@ class ClickHouseSink:
         self.stats = Stats()
         self.touched: set[tuple[str, str, str]] = set()
         self.in_flight = 0
+        #: publishes (key, value) dead letters to `sno.deadletter`; set by the app (at least once:
+        #: a batch finished after a crash publishes its dead letters again, with the same key).
+        self.publish_deadletters: Any = None
+        self.fault = FaultPoint(os.environ.get("SNO_FAULT"))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._lock = asyncio.Lock()
 
@@ -138,9 +162,9 @@ class ClickHouseSink:
         for topic, partition in tps:
             rows = self.store.query(
                 "SELECT token, from_offset, to_offset, max(state = 'done') AS done FROM sno_ledger "
-                "WHERE topic = {topic:String} AND partition = {partition:UInt32} "
+                "WHERE epoch = {epoch:String} AND topic = {topic:String} AND partition = {partition:UInt32} "
                 "GROUP BY token, from_offset, to_offset ORDER BY to_offset DESC LIMIT 2",
-                {"topic": topic, "partition": partition},
+                {"epoch": self.epoch, "topic": topic, "partition": partition},
             )
             done_to = None
             pending_entry = None
@@ -152,21 +176,21 @@ class ClickHouseSink:
                     pending_entry = (token, int(low), int(high))
             if done_to is None and pending_entry is not None:
                 earlier = self.store.query(
-                    "SELECT max(to_offset), count() FROM sno_ledger WHERE topic = {topic:String} "
-                    "AND partition = {partition:UInt32} AND state = 'done'",
-                    {"topic": topic, "partition": partition},
+                    "SELECT max(to_offset), count() FROM sno_ledger WHERE epoch = {epoch:String} "
+                    "AND topic = {topic:String} AND partition = {partition:UInt32} AND state = 'done'",
+                    {"epoch": self.epoch, "topic": topic, "partition": partition},
                 )
                 if earlier and earlier[0][1]:
                     done_to = int(earlier[0][0])
             result[(topic, partition)] = (done_to, pending_entry)
         return result
 
-    def _read_seen(self, tp: TP, exclude_tokens: set[str]) -> list[tuple[int, Any]]:
+    def _read_seen(self, tp: TP, exclude_tokens: set[str]) -> list[tuple[Any, ...]]:
         return self.store.query(
-            "SELECT event_hash, event_time FROM sno_seen WHERE topic = {topic:String} "
+            "SELECT event_type, event_id, event_time FROM sno_seen WHERE topic = {topic:String} "
             "AND partition = {partition:UInt32} AND token NOT IN {exclude:Array(String)} "
             "AND event_time >= (SELECT max(event_time) FROM sno_seen WHERE topic = {topic:String} "
-            "AND partition = {partition:UInt32}) - INTERVAL 48 HOUR",
+            "AND partition = {partition:UInt32} AND token NOT IN {exclude:Array(String)}) - INTERVAL 24 HOUR",
             {"topic": tp[0], "partition": tp[1], "exclude": sorted(exclude_tokens)},
         )
 
@@ -198,6 +222,9 @@ class ClickHouseSink:
         try:
             folded = self.processor.fold(records, token)
             await self._ch(self._write_sync, folded, ranges, token)
+            letters = getattr(self.processor, "deadletters", None)
+            if letters and self.publish_deadletters is not None:
+                await self.publish_deadletters(letters)
         finally:
             self.in_flight -= 1
         for tp, (_low, high) in ranges.items():
@@ -209,13 +236,17 @@ class ClickHouseSink:
         self.touched |= folded.touched
 
     def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
-        ledger_columns = ("topic", "partition", "from_offset", "to_offset", "token", "state")
-        pending = [(t, p, a, b, token, "pending") for (t, p), (a, b) in sorted(ranges.items())]
+        ledger_columns = ("epoch", "topic", "partition", "from_offset", "to_offset", "token", "state")
+        pending = [(self.epoch, t, p, a, b, token, "pending") for (t, p), (a, b) in sorted(ranges.items())]
+        self.fault.reached("before_write")
         self.store.insert("sno_ledger", pending, ledger_columns)
-        for table in folded.tables:
+        for i, table in enumerate(folded.tables):
             self.store.insert(table.table, table.rows, table.columns, token=f"{token}:{table.table}")
-        done = [(t, p, a, b, token, "done") for (t, p), (a, b) in sorted(ranges.items())]
+            if i == 0:
+                self.fault.reached("mid_write")
+        done = [(self.epoch, t, p, a, b, token, "done") for (t, p), (a, b) in sorted(ranges.items())]
         self.store.insert("sno_ledger", done, ledger_columns)
+        self.fault.reached("after_write")
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)

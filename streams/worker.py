@@ -9,17 +9,18 @@ import os
 import signal
 import sys
 import time
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from sno.runtime.store import Store
-from streams.settings import PipelineSettings
-from streams.sink import ClickHouseSink
+from streams.settings import INPUT_TOPICS, PipelineSettings
+from streams.sink import ClickHouseSink, Stats
 
 log = logging.getLogger(__name__)
 
-#: How long the drained state must hold before `--drain` exits (absorbs a fetch in flight).
+#: How long the drained state must hold, with no batch written meanwhile, before `--drain` exits.
 DRAIN_SETTLE_SECONDS = 0.6
 
 
@@ -51,36 +52,60 @@ def _tp(topic: str, partition: int) -> Any:
     return TP(topic, partition)
 
 
-def run_worker(settings: PipelineSettings, *, drain: bool = False, status_file: Path | None = None,
-               progress: bool = False) -> int:
-    """Run until stopped (or, with drain, until lag is zero and every rollup is written). Returns 0."""
+@dataclass
+class WorkerResult:
+    code: int
+    stats: Stats
+    first_event_seconds: float | None
+    seconds: float
+
+
+def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callable[[], bool] | None = None,
+               status_file: Path | None = None, progress: bool = False) -> WorkerResult:
+    """Run until stopped, or with `drain` until lag is zero and every rollup is written.
+
+    `gate` lets a caller that is still publishing (sno replay) hold the drain exit until it is done.
+    """
     import faust
 
+    from sno.runtime.topics import cluster_id, ensure_topics
     from streams.app import build_app
     from streams.processor import EventProcessor
 
     started = time.monotonic()
+    # Faust's worker changes into its data folder: every path must be absolute before it starts.
+    settings.store = settings.store.resolve()
+    status_file = status_file.resolve() if status_file is not None else None
     store = Store(settings.clickhouse, settings.store, holder="sno worker")
     try:
         store.migrate()
+        epoch = asyncio.run(cluster_id(settings.broker))
+        asyncio.run(ensure_topics(settings.broker, INPUT_TOPICS, settings.partitions))
         processor = EventProcessor()
-        sink = ClickHouseSink(store, processor, settings.broker)
+        sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch)
         bar = _progress_bar() if progress else None
         app = build_app(settings, sink, on_batch=(bar.update if bar is not None else None))
-        outcome: dict[str, Any] = {"drained": False}
+        outcome: dict[str, Any] = {"drained": False, "quiet_since": None, "batches": -1}
 
         @app.timer(0.2)
         async def _watch() -> None:
             if status_file is not None:
                 _write_status(status_file, app, sink, started)
-            if drain and drained(app, sink):
-                await asyncio.sleep(DRAIN_SETTLE_SECONDS)
-                if drained(app, sink) and not outcome["drained"]:
-                    outcome["drained"] = True
-                    await refresh_kpis(sink)
-                    if status_file is not None:
-                        _write_status(status_file, app, sink, started, drained=True)
-                    os.kill(os.getpid(), signal.SIGTERM)
+            if not drain or outcome["drained"]:
+                return
+            if not ((gate is None or gate()) and drained(app, sink)):
+                outcome["quiet_since"] = None
+                return
+            now = time.monotonic()
+            if outcome["quiet_since"] is None or outcome["batches"] != sink.stats.batches:
+                outcome["quiet_since"], outcome["batches"] = now, sink.stats.batches
+                return
+            if now - outcome["quiet_since"] >= DRAIN_SETTLE_SECONDS:
+                outcome["drained"] = True
+                await refresh_kpis(sink)
+                if status_file is not None:
+                    _write_status(status_file, app, sink, started, drained=True)
+                os.kill(os.getpid(), signal.SIGTERM)
 
         if not drain:
             @app.timer(settings.kpi_refresh_seconds)
@@ -89,17 +114,19 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, status_file: 
 
         worker = faust.Worker(app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False,
                               workdir=settings.datadir)
+        code = 0
         try:
             worker.execute_from_commandline()
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 0
             if drain and not outcome["drained"]:
-                return code or 1
-            return code
+                code = code or 1
         finally:
             if bar is not None:
                 bar.close()
-        return 0
+        first = app.sno_first_event_at  # type: ignore[attr-defined]
+        return WorkerResult(code, sink.stats, round(first - started, 3) if first else None,
+                            round(time.monotonic() - started, 3))
     finally:
         store.close()
 

@@ -16,29 +16,62 @@ from sno.runtime.broker import broker_or_local
 @clickhouse_option
 @store_option
 @click.option("--drain", is_flag=True, help="Exit 0 once consumer lag is zero and every rollup is written.")
-@click.option("--partitions", type=int, default=2, show_default=True,
-              help="Partitions per input topic when the worker creates the topics.")
+@click.option(
+    "--partitions",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Partitions per input topic when the worker creates the topics.",
+)
 @click.option("--batch-size", type=int, default=5000, show_default=True, help="Events per ClickHouse flush.")
 @click.option("--web", is_flag=True, help="Serve Faust's web endpoints (metrics, table views) on --web-port.")
 @click.option("--web-port", type=int, default=6066, show_default=True)
-@click.option("--status-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write progress counters here as JSON every 0.2 s (for scripts and tests).")
+@click.option(
+    "--status-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write progress counters here as JSON every 0.2 s (for scripts and tests).",
+)
 @click.option("--loglevel", default="warning", show_default=True)
 @one_line_errors
-def command(broker: str | None, clickhouse: str | None, store: str, drain: bool, partitions: int,
-            batch_size: int, web: bool, web_port: int, status_file: Path | None, loglevel: str) -> None:
+def command(
+    broker: str | None,
+    clickhouse: str | None,
+    store: str,
+    drain: bool,
+    partitions: int,
+    batch_size: int,
+    web: bool,
+    web_port: int,
+    status_file: Path | None,
+    loglevel: str,
+) -> None:
     """Run the pipeline: validate, de-duplicate and roll up every input topic into ClickHouse."""
     from streams.settings import PipelineSettings
     from streams.worker import run_worker
 
     with broker_or_local(broker) as bootstrap:
         if not broker:
-            click.echo(f"sno: started a local broker on {bootstrap} (set SNO_BROKER to use another)",
-                       err=True)
+            click.echo(
+                f"sno: started a local broker on {bootstrap} (set SNO_BROKER to use another)", err=True
+            )
         settings = PipelineSettings(
-            broker=bootstrap, clickhouse=clickhouse, store=Path(store), partitions=partitions,
-            batch_size=batch_size, web=web, web_port=web_port, loglevel=loglevel,
+            broker=bootstrap,
+            clickhouse=clickhouse,
+            store=Path(store),
+            partitions=partitions,
+            batch_size=batch_size,
+            web=web,
+            web_port=web_port,
+            loglevel=loglevel,
         )
-        code = run_worker(settings, drain=drain, status_file=status_file, progress=sys.stderr.isatty())
-    if code:
-        fail("the worker stopped before it was drained" if drain else "the worker stopped", code)
+        result = run_worker(settings, drain=drain, status_file=status_file, progress=sys.stderr.isatty())
+    if result.code:
+        fail("the worker stopped before it was drained" if drain else "the worker stopped", result.code)
+    if drain:
+        s = result.stats
+        click.echo(
+            f"drained: {s.processed} processed, {s.rejected} rejected, {s.duplicates} duplicates, "
+            f"{s.skipped} already counted; first event after {result.first_event_seconds} s",
+            err=True,
+        )

@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -99,10 +100,18 @@ class LocalBroker:
             output = subprocess.DEVNULL if self.quiet else None
             self.process = subprocess.Popen(
                 [
-                    binary, "broker",
-                    "--listener-url", url,
-                    "--advertised-listener-url", url,
-                    "--storage-engine", "memory://tansu/",
+                    binary,
+                    "broker",
+                    # A fresh cluster id per start: the broker keeps topics in memory only, so offsets
+                    # start again at 0, and the pipeline's ledger must see a new epoch.
+                    "--cluster-id",
+                    f"sno-{uuid.uuid4()}",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
                 ],
                 stdout=output,
                 stderr=output,

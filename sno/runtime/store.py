@@ -113,12 +113,16 @@ def _read_holder(fd: int) -> str:
 class Store:
     """One ClickHouse connection plus the migrations; embedded (chDB) or a real server."""
 
-    def __init__(self, clickhouse: str | None = None, store: str | os.PathLike[str] | None = None,
-                 holder: str | None = None) -> None:
+    def __init__(
+        self,
+        clickhouse: str | None = None,
+        store: str | os.PathLike[str] | None = None,
+        holder: str | None = None,
+    ) -> None:
         self.lock: StoreLock | None = None
         self.embedded = not clickhouse or clickhouse.startswith("chdb://")
         if self.embedded:
-            path = Path(clickhouse[len("chdb://"):]) if clickhouse else Path(store or DEFAULT_STORE)
+            path = Path(clickhouse[len("chdb://") :]) if clickhouse else Path(store or DEFAULT_STORE)
             self.path: Path | None = path.resolve()
             self.lock = StoreLock(self.path, holder or " ".join(["sno", *sys.argv[1:2]]))
             self.lock.acquire()
@@ -147,8 +151,9 @@ class Store:
     def named(self, name: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return self.query(query_text(name), parameters)
 
-    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
-               token: str | None = None) -> None:
+    def insert(
+        self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], token: str | None = None
+    ) -> None:
         """Insert rows; with a token, ClickHouse drops a repeat of the same insert (see streams/README.md)."""
         if not rows:
             return
@@ -184,8 +189,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def open_store(clickhouse: str | None = None, store: str | os.PathLike[str] | None = None,
-               holder: str | None = None, migrate: bool = True) -> Iterator[Store]:
+def open_store(
+    clickhouse: str | None = None,
+    store: str | os.PathLike[str] | None = None,
+    holder: str | None = None,
+    migrate: bool = True,
+) -> Iterator[Store]:
     """Open the store, apply the migrations, and close it (and release the lock) afterwards."""
     st = Store(clickhouse, store, holder)
     try:

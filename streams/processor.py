@@ -1,0 +1,125 @@
+"""Folding a batch of raw records into ClickHouse rows: validate, de-duplicate, add contributions.
+
+Everything SNO-specific comes from the core (`sno.core.buckets.contributions`, `sno.core.dedup`) and the
+contract (`schemas.validate`); this module only routes records and keeps the per-partition
+de-duplication index. It is deterministic for the same records and index, which is what lets the sink
+finish an interrupted batch with the same insert tokens (streams/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from schemas.deadletter import TopicSource, deadletter_record
+from schemas.validate import Rejected, validate
+from sno.core.buckets import FAMILIES, contributions
+from sno.core.calendar import Month
+from sno.core.catalogue import Catalogue, load_catalogue
+from sno.core.dedup import Deduplicator, event_time
+from sno.core.intervals import instant_key
+from streams.sink import TP, FoldedBatch, RawRecord, TableRows
+
+from sno.core.snapshots import SNAPSHOT_TYPES
+
+
+class EventProcessor:
+    def __init__(self, catalogue: Catalogue | None = None) -> None:
+        self.catalogue = catalogue or load_catalogue()
+        #: one de-duplicator per partition: the producer keys by event_id, so copies share a partition
+        self.seen: dict[TP, Deduplicator] = {}
+        self.deadletters: list[tuple[bytes, bytes]] = []  # (key, value) to publish after the write
+
+    def load_seen(self, tp: TP, rows: Iterable[tuple[str, str, datetime]]) -> None:
+        """Rebuild a partition's de-duplication state from `sno_seen` rows (type, event_id, event_time)."""
+        seen: dict[tuple[str, str], list[int]] = {}
+        newest = None
+        for kind, event_id, at in rows:
+            t = instant_key(at if at.tzinfo else at.replace(tzinfo=UTC))
+            seen.setdefault((kind, event_id), []).append(t)
+            newest = t if newest is None or t > newest else newest
+        dedup = Deduplicator()
+        dedup.restore({"window_seconds": dedup.window.total_seconds(), "newest": newest,
+                       "seen": [[k, e, times] for (k, e), times in seen.items()]})
+        self.seen[tp] = dedup
+
+    def forget(self, tp: TP) -> None:
+        self.seen.pop(tp, None)
+
+    def fold(self, records: Sequence[RawRecord], token: str) -> FoldedBatch:
+        sums: dict[str, dict[tuple[Any, ...], list[int]]] = {}
+        snapshots: list[tuple[Any, ...]] = []
+        seen_rows: list[tuple[Any, ...]] = []
+        dead_rows: list[tuple[Any, ...]] = []
+        dead_daily: dict[tuple[Any, ...], int] = {}
+        batch = FoldedBatch(tables=[])
+        now = datetime.now(UTC)
+        self.deadletters = []
+        for topic, partition, offset, raw in sorted(records, key=lambda r: (r[0], r[1], r[2])):
+            result = validate(raw)
+            if isinstance(result, Rejected):
+                batch.rejected += 1
+                letter = deadletter_record(result, raw, TopicSource(topic, partition, offset), now=now)
+                dead_rows.append((topic, partition, offset, result.reason, result.message,
+                                  letter["original"], now))
+                day_key = (now.date(), topic, result.reason)
+                dead_daily[day_key] = dead_daily.get(day_key, 0) + 1
+                self.deadletters.append((f"{topic}/{partition}/{offset}".encode(), orjson.dumps(letter)))
+                continue
+            record = result.record
+            kind = result.type
+            if kind in SNAPSHOT_TYPES:
+                batch.processed += 1
+                snapshots.append((kind, record["service"], record["environment"],
+                                  record[SNAPSHOT_TYPES[kind]], record["updated_at"], raw.decode()))
+                self._touch(batch, record, record["updated_at"])
+                continue
+            dedup = self.seen.get((topic, partition))
+            if dedup is None:
+                dedup = self.seen[(topic, partition)] = Deduplicator()
+            if dedup.is_duplicate(record):
+                batch.duplicates += 1
+                continue
+            at = event_time(record)
+            batch.processed += 1
+            seen_rows.append((topic, partition, kind, record["event_id"], at, token))
+            self._touch(batch, record, at)
+            if kind == "forecast":  # latest arrival wins (the core's Snapshots): stamped with arrival time
+                snapshots.append((kind, record["service"], record["environment"],
+                                  f"{record['afnemer_id']}/{record['month']}", now, raw.decode()))
+            for family, bucket_key, values in contributions(record, self.catalogue):
+                table = sums.setdefault(family, {})
+                current = table.get(bucket_key)
+                if current is None:
+                    table[bucket_key] = list(values)
+                else:
+                    for i, v in enumerate(values):
+                        current[i] += v
+        for name, rows in sorted(sums.items()):
+            family = FAMILIES[name]
+            batch.tables.append(TableRows(
+                f"sno_{name}", (*family.keys, *family.values),
+                [(*k, *v) for k, v in sorted(rows.items(), key=lambda kv: _sort_key(kv[0]))],
+            ))
+        batch.tables.append(TableRows(
+            "sno_snapshots", ("kind", "service", "environment", "id", "updated_at", "payload"), snapshots))
+        batch.tables.append(TableRows(
+            "sno_seen", ("topic", "partition", "event_type", "event_id", "event_time", "token"), seen_rows))
+        batch.tables.append(TableRows(
+            "sno_deadletter",
+            ("topic", "partition", "offset", "reason", "message", "original", "received_at"), dead_rows))
+        batch.tables.append(TableRows(
+            "sno_deadletter_daily", ("day", "topic", "reason", "records"),
+            [(*k, n) for k, n in sorted(dead_daily.items())]))
+        return batch
+
+    @staticmethod
+    def _touch(batch: FoldedBatch, record: dict[str, Any], at: datetime) -> None:
+        batch.touched.add((record["service"], record["environment"], str(Month.of(at))))
+
+
+def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple("" if v is None else v for v in key)
