@@ -21,9 +21,8 @@ from sno.core.calendar import Month
 from sno.core.catalogue import Catalogue, load_catalogue
 from sno.core.dedup import Deduplicator, event_time
 from sno.core.intervals import instant_key
-from streams.sink import TP, FoldedBatch, RawRecord, TableRows
-
 from sno.core.snapshots import SNAPSHOT_TYPES
+from streams.sink import TP, FoldedBatch, RawRecord, TableRows
 
 
 class EventProcessor:

@@ -35,15 +35,21 @@ def produce_lines(bootstrap: str, lines: Iterable[bytes], default_topic: str = "
     return n
 
 
-def read_topic(bootstrap: str, topic: str, expected: int | None = None,
-               idle_seconds: float = 1.5) -> list[tuple[bytes | None, bytes]]:
+def read_topic(
+    bootstrap: str, topic: str, expected: int | None = None, idle_seconds: float = 1.5
+) -> list[tuple[bytes | None, bytes]]:
     """Everything in a topic, read from the beginning by a consumer outside any group.
 
     Stops at `expected` records or after `idle_seconds` without one (the broker's end-offset answer is
     not trusted).
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=int(idle_seconds * 1000))
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=int(idle_seconds * 1000),
+    )
     partitions = consumer.partitions_for_topic(topic) or set()
     consumer.assign([TopicPartition(topic, p) for p in partitions])
     consumer.seek_to_beginning()
@@ -51,7 +57,7 @@ def read_topic(bootstrap: str, topic: str, expected: int | None = None,
     deadline = time.monotonic() + 60
     for message in consumer:
         out.append((message.key, message.value))
-        if expected is not None and len(out) >= expected or time.monotonic() > deadline:
+        if (expected is not None and len(out) >= expected) or time.monotonic() > deadline:
             break
     consumer.close()
     return out

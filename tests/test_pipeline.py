@@ -26,12 +26,27 @@ from tests.eventgen import events
 from tests.kafka_util import produce_lines, read_topic, topic_and_key
 
 
-def run_worker(bootstrap: str, store: Path, *extra: str, env: dict[str, str] | None = None,
-               timeout: float = 180) -> subprocess.CompletedProcess[bytes]:
+def run_worker(
+    bootstrap: str, store: Path, *extra: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "sno.cli", "worker", "--drain", "--broker", bootstrap, "--store", str(store),
-         "--batch-size", "400", *extra],
-        capture_output=True, timeout=timeout, env=env or sno_env(),
+        [
+            sys.executable,
+            "-m",
+            "sno.cli",
+            "worker",
+            "--drain",
+            "--broker",
+            bootstrap,
+            "--store",
+            str(store),
+            "--batch-size",
+            "400",
+            *extra,
+        ],
+        capture_output=True,
+        timeout=timeout,
+        env=env or sno_env(),
     )
 
 
@@ -66,7 +81,8 @@ def lines() -> tuple[list[bytes], list[bytes]]:
 
 
 def test_a_month_through_the_pipeline_equals_the_core_on_the_same_events(
-        fresh_broker, store_path: Path, lines) -> None:
+    fresh_broker, store_path: Path, lines
+) -> None:
     valid, invalid = lines
     produce_lines(fresh_broker.bootstrap, [*valid, *invalid])
     done = run_worker(fresh_broker.bootstrap, store_path)
@@ -82,7 +98,8 @@ def test_a_month_through_the_pipeline_equals_the_core_on_the_same_events(
 
 
 def test_bad_records_are_dead_lettered_with_their_reason_and_change_no_rollup(
-        fresh_broker, store_path: Path, lines) -> None:
+    fresh_broker, store_path: Path, lines
+) -> None:
     valid, invalid = lines
     produce_lines(fresh_broker.bootstrap, [*valid, *invalid])
     assert run_worker(fresh_broker.bootstrap, store_path).returncode == 0
@@ -100,7 +117,8 @@ def test_bad_records_are_dead_lettered_with_their_reason_and_change_no_rollup(
     letters = read_topic(fresh_broker.bootstrap, "sno.deadletter", expected=len(invalid))
     assert sorted(orjson.loads(v)["reason"] for _, v in letters) == reasons
     assert sorted(orjson.loads(v)["source"]["topic"] for _, v in letters) == sorted(
-        topic_and_key(line)[0] for line in invalid)
+        topic_and_key(line)[0] for line in invalid
+    )
 
     expected_inputs, _, _ = reference(valid)
     assert stored(store_path)[0] == expected_inputs
@@ -125,8 +143,19 @@ def test_arrival_order_and_redelivery_change_nothing(fresh_broker, store_path: P
 
 def test_a_second_worker_on_the_same_store_stops_with_one_line(fresh_broker, store_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-m", "sno.cli", "worker", "--broker", fresh_broker.bootstrap, "--store", str(store_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=sno_env(),
+        [
+            sys.executable,
+            "-m",
+            "sno.cli",
+            "worker",
+            "--broker",
+            fresh_broker.bootstrap,
+            "--store",
+            str(store_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=sno_env(),
     )
     try:
         lock = store_path / "sno.lock"

@@ -12,16 +12,27 @@ import click
 from sno.runtime.store import DEFAULT_STORE
 
 broker_option = click.option(
-    "--broker", envvar="SNO_BROKER", default=None, metavar="HOST:PORT[,…]",
+    "--broker",
+    envvar="SNO_BROKER",
+    default=None,
+    metavar="HOST:PORT[,…]",
     help="Kafka bootstrap servers [env SNO_BROKER; default: a local broker started by sno].",
 )
 clickhouse_option = click.option(
-    "--clickhouse", envvar="SNO_CLICKHOUSE", default=None, metavar="DSN",
+    "--clickhouse",
+    envvar="SNO_CLICKHOUSE",
+    default=None,
+    metavar="DSN",
     help="ClickHouse DSN, e.g. http://user:pass@host:8123/db [env SNO_CLICKHOUSE; default: chDB on --store].",
 )
 store_option = click.option(
-    "--store", envvar="SNO_STORE", default=DEFAULT_STORE, show_default=True, metavar="PATH",
-    type=click.Path(file_okay=False), help="Folder of the embedded ClickHouse store [env SNO_STORE].",
+    "--store",
+    envvar="SNO_STORE",
+    default=DEFAULT_STORE,
+    show_default=True,
+    metavar="PATH",
+    type=click.Path(file_okay=False),
+    help="Folder of the embedded ClickHouse store [env SNO_STORE].",
 )
 
 

@@ -1,0 +1,381 @@
+"""Availability (R6–R9, R16): ``(H − U − M) / (H − M) × 100`` over the month's availability window.
+
+H is the window (R7), M the valid planned maintenance inside it (R9), U the union of everything that
+counts as unavailable (R8) outside M and outside minutes over the capacity limit (R16). Everything is a
+set of real-instant intervals, so overlapping outages and maintenance are never counted twice and DST
+nights have their real length (R1).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sno.core.calendar import TZ, Month, WorkCalendar
+from sno.core.catalogue import ComponentWindow, Maintenance, Window
+from sno.core.intervals import Interval, instant_key, intersect, subtract, total_seconds, union
+from sno.core.kpi import Kpi, info, judged, no_data
+from sno.core.rules.common import Context, hours, local_iso
+
+__all__ = ["MaintenanceVerdict", "availability_kpis", "capacity_minutes", "classify_maintenance", "window_of"]
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MINUTE = timedelta(minutes=1)
+
+
+def window_of(calendar: WorkCalendar, window: Window, start: datetime, end: datetime) -> list[Interval]:
+    """The instants of [start, end) inside a daily window (R7, R9); 24×7 is the whole span."""
+    if instant_key(end) <= instant_key(start):
+        return []
+    if window.is_24x7:
+        return [Interval(start, end)]
+    return calendar.window_intervals(start, end, window.from_, window.to, window.days == "workdays")
+
+
+@dataclass
+class MaintenanceVerdict:
+    """How one maintenance snapshot counts (R8, R9): ``m`` in M, ``u`` in U (before window clipping)."""
+
+    record: dict[str, Any]
+    m: list[Interval] = field(default_factory=list)
+    u: list[Interval] = field(default_factory=list)
+    why: str = ""
+    slot: int | None = None
+
+
+def _nth_weekday(month: Month, weekday: str, nth: int) -> date | None:
+    first = month.first_day
+    offset = (_WEEKDAYS.index(weekday) - first.weekday()) % 7
+    day = first + timedelta(days=offset + 7 * (nth - 1))
+    return day if day.month == month.month else None
+
+
+def _local_date(instant: datetime) -> date:
+    return instant.astimezone(TZ).date()
+
+
+def _announced_in_time(calendar: WorkCalendar, record: dict[str, Any], workdays: int) -> bool:
+    """Announced before the start and, when ``workdays`` > 0, at least that many workdays before: the
+    ``workdays``-th workday after the announcement day is no later than the start day (R3, R9)."""
+    announced, starts = record["announced_at"], record["starts_at"]
+    if announced is None or instant_key(announced) >= instant_key(starts):
+        return False
+    if workdays == 0:
+        return True
+    return calendar.workdays_between(_local_date(announced), _local_date(starts)) >= workdays
+
+
+def _slots(records: list[dict[str, Any]], group: Any) -> dict[str, int]:
+    """1-based rank by ``starts_at`` of planned, scheduled windows within their start month (R9);
+    ``group(record)`` adds a further grouping (the MijnOverheid component)."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r["kind"] == "planned" and r["status"] == "scheduled":
+            groups[(Month.of(r["starts_at"]), group(r))].append(r)
+    ranks: dict[str, int] = {}
+    for items in groups.values():
+        items.sort(key=lambda r: (instant_key(r["starts_at"]), str(r["maintenance_id"])))
+        for i, r in enumerate(items, start=1):
+            ranks[str(r["maintenance_id"])] = i
+    return ranks
+
+
+def _fmt(t: Any) -> str:
+    return t.strftime("%H:%M")
+
+
+def _classify_windowed(
+    ctx: Context, r: dict[str, Any], whole: Interval, slot: int, policy: Maintenance
+) -> MaintenanceVerdict:
+    cal = ctx.calendar
+    v = MaintenanceVerdict(record=r, slot=slot)
+    if policy.max_windows_per_month == 0 or policy.hours is None:
+        v.u = [whole]
+        v.why = (
+            "planned maintenance is agreed outside the availability window only; "
+            "its time inside it counts as unavailability (R9)"
+        )
+        return v
+    if not _announced_in_time(cal, r, policy.notice_workdays):
+        v.u = [whole]
+        v.why = "planned maintenance not announced before it started: counts as unavailability (R9)"
+        return v
+    if slot > policy.max_windows_per_month:
+        v.u = [whole]
+        v.why = (
+            f"planned window {slot} of its month, beyond the limit of {policy.max_windows_per_month}: "
+            "counts as unavailability (R9)"
+        )
+        return v
+    inside = window_of(cal, policy.hours, whole.start, whole.end)
+    v.m = inside
+    v.u = subtract([whole], inside)
+    span = f"{_fmt(policy.hours.from_)}–{_fmt(policy.hours.to)}"
+    v.why = (
+        f"valid planned window {slot} of {policy.max_windows_per_month}: "
+        f"its {span} part counts as maintenance (R9)"
+    )
+    if v.u:
+        v.why += f"; the part outside {span} counts as unavailability"
+    return v
+
+
+def _classify_component(
+    ctx: Context, r: dict[str, Any], whole: Interval, slot: int, comp: ComponentWindow
+) -> MaintenanceVerdict:
+    cal = ctx.calendar
+    v = MaintenanceVerdict(record=r, slot=slot)
+    if not comp.counts_as_maintenance:
+        v.why = (
+            f"{comp.component} maintenance is announced as 'geen downtime': it counts neither as maintenance "
+            "nor as unavailability; outages recorded during it count (R9)"
+        )
+        return v
+    start_day = _local_date(r["starts_at"])
+    regular = _nth_weekday(Month.of(r["starts_at"]), comp.weekday, comp.nth)
+    on_regular_day = start_day == regular
+    notice = comp.notice_workdays if on_regular_day else comp.moved_notice_workdays
+    where = "on its regular day" if on_regular_day else f"moved from its regular day {regular}"
+    if notice is None:
+        v.u = [whole]
+        v.why = (
+            f"{comp.component} window {where}, which the SNO does not allow: counts as unavailability (R9)"
+        )
+        return v
+    if not _announced_in_time(cal, r, notice):
+        v.u = [whole]
+        v.why = (
+            f"{comp.component} window {where} not announced at least {notice} workdays before: "
+            "counts as unavailability (R9)"
+        )
+        return v
+    if slot > comp.per_month:
+        v.u = [whole]
+        v.why = (
+            f"{comp.component} window {slot} of its month, beyond the limit of {comp.per_month}: "
+            "counts as unavailability (R9)"
+        )
+        return v
+    inside = window_of(cal, comp.hours, whole.start, whole.end)
+    v.m = inside
+    v.u = subtract([whole], inside)
+    span = f"{_fmt(comp.hours.from_)}–{_fmt(comp.hours.to)}"
+    v.why = f"valid {comp.component} window {where}: its {span} part counts as maintenance (R9)"
+    if v.u:
+        v.why += f"; the part outside {span} counts as unavailability"
+    return v
+
+
+def classify_maintenance(ctx: Context) -> list[MaintenanceVerdict]:
+    """How every maintenance snapshot overlapping the month counts (R8, R9).
+
+    Cancelled windows count nowhere and take no slot; emergency maintenance is unavailability for its
+    whole announced duration; planned windows are ranked by ``starts_at`` within their start month (per
+    component for MijnOverheid) and count in M only when announced in time, within the monthly limit, and
+    only for their part inside the agreed hours — the rest is unavailability.
+    """
+    policy = ctx.norms.maintenance.get(ctx.environment) or Maintenance()
+    records = list(ctx.snapshots_of("maintenance"))
+    components = {c.component: c for c in policy.components}
+    ranks = _slots(records, (lambda r: r.get("component")) if components else (lambda r: None))
+    out: list[MaintenanceVerdict] = []
+    for r in records:
+        whole = Interval(r["starts_at"], r["ends_at"])
+        if whole.is_empty or instant_key(whole.end) <= instant_key(ctx.month.start):
+            continue
+        if instant_key(whole.start) >= instant_key(ctx.month.end):
+            continue
+        if r["status"] == "cancelled":
+            out.append(MaintenanceVerdict(record=r, why="cancelled: counts nowhere and takes no slot (R9)"))
+            continue
+        if r["kind"] == "emergency":
+            out.append(
+                MaintenanceVerdict(
+                    record=r,
+                    u=[whole],
+                    why="emergency maintenance counts as unavailability for its whole announced "
+                    "duration (R8)",
+                )
+            )
+            continue
+        slot = ranks[str(r["maintenance_id"])]
+        if components:
+            comp = components.get(r.get("component") or "")
+            if comp is None:
+                out.append(
+                    MaintenanceVerdict(
+                        record=r,
+                        u=[whole],
+                        slot=slot,
+                        why="maintenance outside the agreed component windows (additional maintenance is not "
+                        "modelled): counts as unavailability (R9)",
+                    )
+                )
+            else:
+                out.append(_classify_component(ctx, r, whole, slot, comp))
+        else:
+            out.append(_classify_windowed(ctx, r, whole, slot, policy))
+    out.sort(key=lambda v: (instant_key(v.record["starts_at"]), str(v.record["maintenance_id"])))
+    return out
+
+
+def capacity_minutes(ctx: Context) -> list[Interval]:
+    """Calendar minutes in which more authentications/transactions started than the capacity (R15, R16)."""
+    perf = ctx.norms.performance
+    if perf is None:
+        return []
+    per_minute: dict[datetime, int] = defaultdict(int)
+    for key, values in ctx.rows("auth_minute"):
+        per_minute[key[3]] += values[0]
+    return sorted(Interval(m, m + MINUTE) for m, n in per_minute.items() if n > perf.capacity_per_minute)
+
+
+def _outage_interval(ctx: Context, o: dict[str, Any]) -> Interval | None:
+    end = o.get("ended_at") or ctx.month.end  # ongoing: unavailable up to the month's end (R2)
+    iv = Interval(o["started_at"], end)
+    if iv.is_empty or instant_key(iv.end) <= instant_key(ctx.month.start):
+        return None
+    if instant_key(iv.start) >= instant_key(ctx.month.end):
+        return None
+    return iv
+
+
+def _measure(
+    ctx: Context,
+    window: list[Interval],
+    norm: float | None,
+    outages: list[dict[str, Any]],
+    verdicts: list[MaintenanceVerdict],
+    maintenance_u: bool,
+    capacity: list[Interval],
+) -> Kpi:
+    """R6 over one window: M from valid maintenance, U from counted outages (and maintenance)."""
+    h = total_seconds(window)
+    m_set = intersect(union(iv for v in verdicts for iv in v.m), window)
+    m = total_seconds(m_set)
+    excluded = set(ctx.norms.excluded_causes)
+    counted: list[Interval] = []
+    items: list[dict[str, Any]] = []
+
+    def counted_seconds(ivs: list[Interval]) -> float:
+        return total_seconds(subtract(subtract(intersect(ivs, window), m_set), capacity))
+
+    for o in outages:
+        iv = _outage_interval(ctx, o)
+        if iv is None:
+            continue
+        cause = o.get("cause")
+        item: dict[str, Any] = {
+            "kind": "outage",
+            "id": str(o["outage_id"]),
+            "start": local_iso(o["started_at"]),
+            "end": local_iso(o.get("ended_at")),
+            "cause": cause,
+            "function": o.get("function"),
+            "title": o.get("title"),
+        }
+        if cause in excluded:
+            item.update(hours=0.0, counted="none", why=f"cause '{cause}' is excluded (R8)")
+        else:
+            counted.append(iv)
+            secs = counted_seconds([iv])
+            inside = total_seconds(intersect([iv], window))
+            why = "unavailability (R8)"
+            if inside == 0:
+                why = "outside the availability window (R7)"
+            elif secs < inside:
+                why = (
+                    "unavailability (R8); time inside valid maintenance or over-capacity minutes "
+                    "is left out (R9, R16)"
+                )
+            if o.get("ended_at") is None:
+                why += "; still ongoing, counted to the month's end"
+            item.update(hours=hours(secs), counted="U" if secs > 0 else "none", why=why)
+        items.append(item)
+
+    for v in verdicts:
+        r = v.record
+        u_secs = counted_seconds(v.u) if maintenance_u else 0.0
+        if maintenance_u:
+            counted.extend(v.u)
+        items.append(
+            {
+                "kind": "maintenance",
+                "id": str(r["maintenance_id"]),
+                "maintenance_kind": r["kind"],
+                "status": r["status"],
+                "component": r.get("component"),
+                "start": local_iso(r["starts_at"]),
+                "end": local_iso(r["ends_at"]),
+                "announced_at": local_iso(r.get("announced_at")),
+                "maintenance_hours": hours(total_seconds(intersect(v.m, window))),
+                "unavailable_hours": hours(u_secs),
+                "why": v.why if maintenance_u or v.m else v.why + " (not counted here)",
+            }
+        )
+
+    u = total_seconds(subtract(subtract(intersect(union(counted), window), m_set), capacity))
+    items.sort(key=lambda i: (i["start"] or "", i["id"]))
+    value = None if h - m <= 0 else (h - u - m) / (h - m) * 100.0
+    extra = {
+        "unit": "%",
+        "hours": hours(h),
+        "unavailable_hours": hours(u),
+        "maintenance_hours": hours(m),
+        "items": items,
+    }
+    if value is None:
+        return no_data(norm=norm, **extra)
+    if norm is None:
+        return info(value, **extra)
+    return judged(value, norm, "ge", **extra)
+
+
+def availability_kpis(ctx: Context) -> dict[str, Kpi]:
+    """``availability`` (and for DigiD ``availability_website``) and ``maintenance_windows`` (R6–R9, R16).
+
+    For DigiD an outage with ``function: website`` counts only towards www.digid.nl (R7). The website
+    shares the valid planned maintenance of the service (its norm is "buiten gepland onderhoud"), but
+    maintenance counted as unavailability and over-capacity minutes concern the DigiD service only.
+    """
+    out: dict[str, Kpi] = {}
+    verdicts = classify_maintenance(ctx)
+    capacity = capacity_minutes(ctx)
+    outages = list(ctx.snapshots_of("outage"))
+    has_website = "website" in ctx.norms.availability
+    span = ctx.span
+    avail = ctx.norms.availability.get(ctx.environment)
+    if avail is None:
+        out["availability"] = no_data(
+            unit="%", why="the SNO states no availability window for this environment"
+        )
+    else:
+        window = window_of(ctx.calendar, avail.window, span.start, span.end)
+        service_outages = [o for o in outages if not (has_website and o.get("function") == "website")]
+        out["availability"] = _measure(ctx, window, avail.norm, service_outages, verdicts, True, capacity)
+    if has_website:
+        site = ctx.norms.availability["website"]
+        if ctx.environment == "production":
+            window = window_of(ctx.calendar, site.window, span.start, span.end)
+            site_outages = [o for o in outages if o.get("function") == "website"]
+            out["availability_website"] = _measure(ctx, window, site.norm, site_outages, verdicts, False, [])
+        else:
+            out["availability_website"] = no_data(
+                unit="%", why="www.digid.nl has a production norm only (R7)"
+            )
+    policy = ctx.norms.maintenance.get(ctx.environment) or Maintenance()
+    counted = sum(1 for v in verdicts if v.m and total_seconds(intersect(v.m, [span])) > 0)
+    planned = sum(
+        1
+        for r in ctx.snapshots_of("maintenance")
+        if r["kind"] == "planned" and r["status"] == "scheduled" and Month.of(r["starts_at"]) == ctx.month
+    )
+    limit: Any = (
+        {c.component: c.per_month for c in policy.components if c.counts_as_maintenance}
+        if policy.components
+        else policy.max_windows_per_month
+    )
+    out["maintenance_windows"] = info(counted, unit="count", planned=planned, limit=limit)
+    return out

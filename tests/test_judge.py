@@ -1,0 +1,207 @@
+"""The month's judgement and the report JSON (R5, R22, R23, interfaces.md)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from sno.core.buckets import MonthInputs
+from sno.core.calendar import Month
+from sno.core.catalogue import load_catalogue
+from sno.core.judge import KPI_IDS, judge_month, reference_report
+from sno.core.snapshots import Snapshots
+
+CEST = timezone(timedelta(hours=2))
+CATALOGUE = load_catalogue()
+T = datetime(2026, 4, 14, 10, 0, tzinfo=CEST)
+
+INTERFACE_IDS = {
+    "all": {
+        "availability",
+        "maintenance_windows",
+        "incident_resolution_p1",
+        "incident_resolution_p2",
+        "incident_resolution_p3",
+        "incidents_open",
+    },
+    "digid": {
+        "availability_website",
+        "incident_notification_p1",
+        "volume",
+        "peak_per_minute",
+        "processing_time",
+    },
+    "digid-machtigen": {"incident_notification_p1", "volume", "peak_per_minute", "processing_time"},
+    "mijnoverheid": {
+        "messages_peak_per_day",
+        "messages_peak_per_hour",
+        "messages_peak_per_second",
+        "messages_within_24h",
+        "notifications_peak_per_hour",
+        "notifications_peak_per_day",
+        "notifications_out_of_order",
+        "berichtpresentatie_within_200ms",
+        "validatieservice_peak_per_hour",
+        "validatieservice_within_30s",
+        "abonnement_within_4h",
+        "abonnement_peak_per_night",
+        "attachments_share",
+        "attachments_over_500kb",
+        "forecast_deviation",
+        "messages_per_afnemer",
+    },
+}
+
+
+def sample_events() -> list[dict]:
+    common = {"service": "digid", "environment": "production", "afnemer_id": None}
+    events = [
+        {
+            "type": "outage",
+            "event_id": "o1",
+            **common,
+            "outage_id": "OUT-1",
+            "updated_at": T,
+            "started_at": T,
+            "ended_at": T + timedelta(minutes=37),
+            "cause": None,
+            "function": None,
+            "title": "x",
+        },
+        {
+            "type": "incident",
+            "event_id": "i1",
+            **common,
+            "incident_id": "INC-1",
+            "updated_at": T,
+            "status": "resolved",
+            "impact": "hoog",
+            "urgency": "hoog",
+            "detected_at": T,
+            "notified_at": T + timedelta(minutes=10),
+            "resolved_at": T + timedelta(hours=2),
+            "cause": None,
+            "title": None,
+        },
+    ]
+    for i in range(300):
+        start = T + timedelta(seconds=i * 7)
+        events.append(
+            {
+                "type": "authentication",
+                "event_id": f"a{i}",
+                **common,
+                "afnemer_id": f"0000000100000000000{i % 3}",
+                "started_at": start,
+                "completed_at": start + timedelta(milliseconds=900 + i * 17),
+                "outcome": "success",
+                "level": None,
+            }
+        )
+    return events
+
+
+@pytest.mark.parametrize("service", ["digid", "digid-machtigen", "mijnoverheid"])
+def test_every_kpi_id_of_the_interface_is_in_the_report(service: str) -> None:
+    """interfaces.md: each service's report carries its KPI ids (support_* for all)."""
+    report = judge_month(service, "production", Month(2026, 4), MonthInputs(), Snapshots(), CATALOGUE)
+    ids = set(report.kpis)
+    assert INTERFACE_IDS["all"] <= ids and INTERFACE_IDS[service] <= ids
+    assert any(k.startswith("support_") for k in ids)
+    assert set(KPI_IDS[service]) <= ids
+
+
+def test_a_month_without_an_sno_version_has_every_kpi_without_data_and_a_note() -> None:
+    """R5: Machtigen in January 2026 has no norms."""
+    report = judge_month(
+        "digid-machtigen", "production", Month(2026, 1), MonthInputs(), Snapshots(), CATALOGUE
+    )
+    assert report.sno_version is None
+    assert all(k.status == "no_data" and k.value is None for k in report.kpis.values())
+    assert set(INTERFACE_IDS["digid-machtigen"]) <= set(report.kpis)
+    assert report.notes and "2026-02-01" in report.notes[0]
+
+
+def test_the_report_json_has_the_shape_of_the_interface_and_at_most_four_decimals() -> None:
+    """interfaces.md/R23: top-level keys, KPI keys and rounding."""
+    report = reference_report(sample_events(), "digid", "production", "2026-04", CATALOGUE)
+    data = json.loads(json.dumps(report.model_dump(mode="json")))
+    assert list(data) == [
+        "service",
+        "environment",
+        "month",
+        "sno_version",
+        "kpis",
+        "norms_not_measured",
+        "notes",
+    ]
+    assert (data["service"], data["month"], data["sno_version"]) == ("digid", "2026-04", "3.0")
+    availability = data["kpis"]["availability"]
+    assert list(availability)[:4] == ["value", "norm", "unit", "status"]
+    assert availability["value"] == round((720 - 37 / 60) / 720 * 100, 4)
+    assert availability["status"] == "met" and availability["unavailable_hours"] == round(37 / 60, 4)
+
+    def floats(node):
+        if isinstance(node, float):
+            yield node
+        elif isinstance(node, dict):
+            for v in node.values():
+                yield from floats(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from floats(v)
+
+    assert all(round(f, 4) == f for f in floats(data))
+
+
+def test_norms_not_measured_are_listed_as_stated_with_status_info() -> None:
+    """Section 8 / R22: DigiD's 24 h data loss; MijnOverheid's 400 suppliers and RPO 0 minutes."""
+    digid = judge_month("digid", "production", Month(2026, 4), MonthInputs(), Snapshots(), CATALOGUE)
+    mo = judge_month("mijnoverheid", "production", Month(2026, 4), MonthInputs(), Snapshots(), CATALOGUE)
+    assert {"norm": "Maximum periode gegevensverlies", "stated": "24 uur", "status": "info"} in [
+        n.model_dump() for n in digid.norms_not_measured
+    ]
+    stated = {n.stated for n in mo.norms_not_measured}
+    assert {"400", "0 minuten", "4 uur", "7 dagen"} <= stated
+    assert mo.notes and "past" in mo.notes[0]
+
+
+def test_the_reference_report_ignores_arrival_order_and_duplicates() -> None:
+    """events.md: the same events shuffled and partly re-delivered give the same report."""
+    events = sample_events()
+    expected = reference_report(events, "digid", "production", "2026-04", CATALOGUE).model_dump(mode="json")
+    again = events + events[:50]
+    random.Random(3).shuffle(again)
+    assert (
+        reference_report(again, "digid", "production", "2026-04", CATALOGUE).model_dump(mode="json")
+        == expected
+    )
+    assert expected["kpis"]["volume"]["value"] == 300
+
+
+def test_judging_from_rows_read_back_equals_the_reference_report() -> None:
+    """The stream stores (family, key, values) rows; the month judged from them equals the reference."""
+    events = sample_events()
+    reference = reference_report(events, "digid", "production", "2026-04", CATALOGUE)
+    stored = list(MonthInputs.from_events(events, CATALOGUE).iter_rows())
+    inputs = MonthInputs()
+    for family, key, values in reversed(stored):
+        inputs.add(family, key, values)
+    report = judge_month(
+        "digid",
+        "production",
+        Month(2026, 4),
+        inputs,
+        Snapshots.from_events(events),
+        CATALOGUE,
+        year_inputs=inputs,
+    )
+    assert report.model_dump(mode="json") == reference.model_dump(mode="json")
+
+
+def test_an_unknown_environment_is_refused() -> None:
+    with pytest.raises(ValueError, match="environment"):
+        judge_month("digid", "acceptance", Month(2026, 4), MonthInputs(), Snapshots(), CATALOGUE)
