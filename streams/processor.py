@@ -74,7 +74,9 @@ class EventProcessor:
                 batch.processed += 1
                 snapshots.append((kind, record["service"], record["environment"],
                                   record[SNAPSHOT_TYPES[kind]], record["updated_at"], raw.decode()))
-                self._touch(batch, record, record["updated_at"])
+                for value in record.values():  # an outage across a month end changes both months
+                    if isinstance(value, datetime):
+                        self._touch(batch, record, value)
                 continue
             dedup = self.seen.get((topic, partition))
             if dedup is None:

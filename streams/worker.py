@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 import time
@@ -159,6 +160,7 @@ def _write_status(path: Path, app: Any, sink: ClickHouseSink, started: float, dr
         "first_event_seconds": round(first - started, 3) if first else None,
         "assigned": sorted(f"{t}/{p}" for t, p in sink.assigned),
         "drained": drained,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         **asdict(sink.stats),
     }
     tmp = path.with_suffix(".tmp")
