@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-slow demo lint bench schemas clean
+.PHONY: test test-slow demo lint bench schemas clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) lint
+# Debian tools some tests drive for real (Alertmanager, docker-compose's offline validation, Chromium);
+# best effort: without them those tests skip with a reason.
+system-deps:
+	@bash .ci/system-deps
+
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-slow: $(STAMP)

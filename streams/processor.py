@@ -30,7 +30,6 @@ class EventProcessor:
         self.catalogue = catalogue or load_catalogue()
         #: one de-duplicator per partition: the producer keys by event_id, so copies share a partition
         self.seen: dict[TP, Deduplicator] = {}
-        self.deadletters: list[tuple[bytes, bytes]] = []  # (key, value) to publish after the write
 
     def load_seen(self, tp: TP, rows: Iterable[tuple[str, str, datetime]]) -> None:
         """Rebuild a partition's de-duplication state from `sno_seen` rows (type, event_id, event_time)."""
@@ -56,7 +55,6 @@ class EventProcessor:
         dead_daily: dict[tuple[Any, ...], int] = {}
         batch = FoldedBatch(tables=[])
         now = datetime.now(UTC)
-        self.deadletters = []
         for topic, partition, offset, raw in sorted(records, key=lambda r: (r[0], r[1], r[2])):
             result = validate(raw)
             if isinstance(result, Rejected):
@@ -66,7 +64,7 @@ class EventProcessor:
                                   letter["original"], now))
                 day_key = (now.date(), topic, result.reason)
                 dead_daily[day_key] = dead_daily.get(day_key, 0) + 1
-                self.deadletters.append((f"{topic}/{partition}/{offset}".encode(), orjson.dumps(letter)))
+                batch.deadletters.append((f"{topic}/{partition}/{offset}".encode(), orjson.dumps(letter)))
                 continue
             record = result.record
             kind = result.type

@@ -23,6 +23,7 @@ import hashlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,12 +54,14 @@ class FoldedBatch:
     duplicates: int = 0
     skipped: int = 0
     touched: set[tuple[str, str, str]] = field(default_factory=set)  # (service, environment, month)
+    #: (key, value) records for `sno.deadletter`, published after the batch is written
+    deadletters: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 class Processor(Protocol):
     """Folds raw records into table rows; deterministic for the same records and de-duplication state."""
 
-    def fold(self, records: Sequence[RawRecord], token: str) -> FoldedBatch: ...
+    def fold(self, records: Sequence[RawRecord], token: str) -> FoldedBatch: ...  # runs in the writer thread
 
     def load_seen(self, tp: TP, rows: Iterable[tuple[Any, ...]]) -> None: ...
 
@@ -87,6 +90,11 @@ class Stats:
     skipped: int = 0
     batches: int = 0
     redone: int = 0
+    #: records handed to the sink (including re-deliveries it skipped), and wall-clock times of the first
+    #: record consumed and the last batch written: the benchmark's pipeline rate.
+    records: int = 0
+    first_record_at: float | None = None
+    last_write_at: float | None = None
 
 
 class FaultPoint:
@@ -123,6 +131,11 @@ class ClickHouseSink:
         #: a batch finished after a crash publishes its dead letters again, with the same key).
         self.publish_deadletters: Any = None
         self.fault = FaultPoint(os.environ.get("SNO_FAULT"))
+        #: highest offset per partition handed to the writer (positions: highest written)
+        self.queued: dict[TP, int] = {}
+        self._queue: asyncio.Queue[tuple[list[RawRecord], dict[TP, tuple[int, int]], str]] = asyncio.Queue(2)
+        self._writer: asyncio.Future[None] | None = None
+        self._error: Exception | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._lock = asyncio.Lock()
 
@@ -133,9 +146,11 @@ class ClickHouseSink:
 
     async def on_assigned(self, tps: set[TP]) -> None:
         async with self._lock:
+            await self.idle()
             for tp in self.assigned - tps:
                 self.processor.forget(tp)
                 self.positions.pop(tp, None)
+                self.queued.pop(tp, None)
             new = tps - self.assigned
             self.assigned = set(tps)
             if new:
@@ -203,37 +218,74 @@ class ClickHouseSink:
             return
         log.warning("finishing batch %s interrupted by a crash (%d records)", token, len(records))
         await self._write(records, ranges, token)
+        for tp, (_low, high) in ranges.items():
+            self.queued[tp] = max(self.queued.get(tp, -1), high)
         self.stats.redone += 1
 
     # -- the hot path --------------------------------------------------------------------------
 
     async def flush(self, records: Sequence[RawRecord]) -> None:
-        async with self._lock:
-            fresh = [r for r in records if r[2] > self.positions.get((r[0], r[1]), -1)]
-            self.stats.skipped += len(records) - len(fresh)
-            if not fresh:
-                return
-            ranges = batch_ranges(fresh)
-            await self._write(fresh, ranges, batch_token(ranges))
+        """Queue a batch for writing and return, so Faust fetches the next batch while this one is
+        folded and written (in the ClickHouse thread, in order). Kafka acknowledgements may therefore run
+        ahead of ClickHouse; that is safe because a restart resumes from the ledger, never from them."""
+        if self._error is not None:
+            raise self._error
+        if self.stats.first_record_at is None and records:
+            self.stats.first_record_at = time.time()
+        self.stats.records += len(records)
+        fresh = [r for r in records if r[2] > self._handed_over((r[0], r[1]))]
+        self.stats.skipped += len(records) - len(fresh)
+        if not fresh:
+            return
+        ranges = batch_ranges(fresh)
+        for tp, (_low, high) in ranges.items():
+            self.queued[tp] = high
+        self.in_flight += 1
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write_queued())
+        await self._queue.put((fresh, ranges, batch_token(ranges)))
+
+    def _handed_over(self, tp: TP) -> int:
+        return self.queued.get(tp, self.positions.get(tp, -1))
+
+    async def _write_queued(self) -> None:
+        while True:
+            records, ranges, token = await self._queue.get()
+            try:
+                if self._error is None:
+                    await self._write(records, ranges, token)
+            except Exception as exc:  # a failed write stops the worker; the ledger makes the restart exact
+                log.exception("writing a batch to ClickHouse failed")
+                self._error = exc
+            finally:
+                self.in_flight -= 1
+                self._queue.task_done()
+
+    async def idle(self) -> None:
+        """Wait until every queued batch is written."""
+        await self._queue.join()
+        if self._error is not None:
+            raise self._error
 
     async def _write(self, records: Sequence[RawRecord], ranges: dict[TP, tuple[int, int]],
                      token: str) -> None:
-        self.in_flight += 1
-        try:
-            folded = self.processor.fold(records, token)
-            await self._ch(self._write_sync, folded, ranges, token)
-            letters = getattr(self.processor, "deadletters", None)
-            if letters and self.publish_deadletters is not None:
-                await self.publish_deadletters(letters)
-        finally:
-            self.in_flight -= 1
+        folded = await self._ch(self._fold_and_write, records, ranges, token)
+        if folded.deadletters and self.publish_deadletters is not None:
+            await self.publish_deadletters(folded.deadletters)
         for tp, (_low, high) in ranges.items():
             self.positions[tp] = max(self.positions.get(tp, -1), high)
         self.stats.processed += folded.processed
         self.stats.rejected += folded.rejected
         self.stats.duplicates += folded.duplicates
         self.stats.batches += 1
+        self.stats.last_write_at = time.time()
         self.touched |= folded.touched
+
+    def _fold_and_write(self, records: Sequence[RawRecord], ranges: dict[TP, tuple[int, int]],
+                        token: str) -> FoldedBatch:
+        folded = self.processor.fold(records, token)
+        self._write_sync(folded, ranges, token)
+        return folded
 
     def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
         ledger_columns = ("epoch", "topic", "partition", "from_offset", "to_offset", "token", "state")

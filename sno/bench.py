@@ -1,0 +1,188 @@
+"""`sno bench`: the pipeline measured against its own ceilings, in one run, on one broker.
+
+Figures (interfaces.md, "Benchmark"): the producer's rate; `sno ingest`'s rate (read, validate, publish,
+on a broker of its own so the pipeline's input is not doubled); a bare aiokafka consumer reading and
+JSON-decoding the same topics (the broker's ceiling); a no-op Faust agent with the pipeline's own app,
+settings and serializer (the framework's ceiling); the real pipeline, first event consumed to last
+rollup written; the worker's peak memory; and the time of one month's report. Every run is appended to
+a JSON Lines history so runs can be compared over time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sno.runtime.broker import LocalBroker
+from sno.runtime.topics import ensure_topics
+
+BENCH_MONTH = "2026-04"
+#: Lines per month that `sno simulate` writes at scale 0.001 (measured), to pick a scale for N events.
+LINES_PER_MILLI_SCALE = 70_000
+PARTITIONS = 2
+
+
+def _events_file(folder: Path, n: int, seed: int) -> tuple[Path, list[tuple[str, bytes, bytes]]]:
+    """N lines of a simulated month (SNO-like proportions), and their (topic, key, value) for the producer."""
+    from schemas.validate import Accepted, validate
+    from sno.simulate import simulate
+
+    scale = max(0.0002, 0.001 * n / LINES_PER_MILLI_SCALE * 1.05)
+    raw = folder / "simulated.jsonl"
+    with raw.open("wb") as out:
+        simulate(BENCH_MONTH, scale=scale, seed=seed, out=out)
+    path = folder / "bench-events.jsonl"
+    records: list[tuple[str, bytes, bytes]] = []
+    with raw.open("rb") as src, path.open("wb") as dst:
+        for line in src:
+            if len(records) >= n:
+                break
+            value = line.rstrip(b"\n")
+            result = validate(value)
+            if isinstance(result, Accepted):
+                records.append((result.topic, result.key, value))
+                dst.write(line)
+    raw.unlink()
+    return path, records
+
+
+async def _produce(bootstrap: str, records: list[tuple[str, bytes, bytes]]) -> float:
+    from sno.ingest import BatchPublisher, connect
+
+    producer = await connect(bootstrap)
+    try:
+        publisher = BatchPublisher(producer)
+        await publisher.prepare({t for t, _, _ in records})
+        started = time.perf_counter()
+        for i, (topic, key, value) in enumerate(records):
+            publisher.add(topic, key, value)
+            if i % 2000 == 0:
+                await publisher.submit_ready()
+        await publisher.drain()
+        return len(records) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def _raw_consume(bootstrap: str, topics: set[str], n: int) -> float:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        count, first = 0, None
+        while count < n:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if not batch and first is not None and time.perf_counter() - first > 120:
+                break
+            for messages in batch.values():
+                if first is None:
+                    first = time.perf_counter()
+                for m in messages:
+                    orjson.loads(m.value)
+                count += len(messages)
+        return count / (time.perf_counter() - (first or time.perf_counter()))
+    finally:
+        await consumer.stop()
+
+
+def _noop_ceiling(bootstrap: str, n: int, folder: Path) -> float:
+    out = folder / "noop.json"
+    subprocess.run([sys.executable, "-m", "streams.noop", "--broker", bootstrap, "--events", str(n),
+                    "--out", str(out)], check=True, timeout=600, stdout=subprocess.DEVNULL)
+    data = json.loads(out.read_text())
+    return data["count"] / max(1e-9, data["last"] - data["first"])
+
+
+def _pipeline(bootstrap: str, store: Path, folder: Path) -> dict[str, Any]:
+    status = folder / "pipeline.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sno.cli", "worker", "--drain", "--broker", bootstrap, "--store", str(store),
+         "--partitions", str(PARTITIONS), "--status-file", str(status)],
+        timeout=1800, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"the pipeline worker failed: {proc.stderr.decode()[-500:]}")
+    return dict(json.loads(status.read_text()))
+
+
+def _report_seconds(store: Path) -> float:
+    from sno.core.calendar import Month
+    from sno.core.catalogue import load_catalogue
+    from sno.rollups import judge_stored_month
+    from sno.runtime.store import open_store
+
+    catalogue = load_catalogue()
+    with open_store(store=store) as st:
+        started = time.perf_counter()
+        report = judge_stored_month(st, "digid", "production", Month.parse(BENCH_MONTH), catalogue)
+        report.model_dump_json()
+        return time.perf_counter() - started
+
+
+def run_bench(n: int, *, seed: int = 1, say: Callable[[str], None] = lambda _: None,
+              alert_latency: Callable[..., dict[str, float | None]] | None = None) -> dict[str, Any]:
+    from sno.ingest import publish_files
+
+    result: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "events": None}
+    with tempfile.TemporaryDirectory(prefix="sno-bench-") as tmp:
+        folder = Path(tmp)
+        say(f"generating {n:,} events in SNO-like proportions")
+        path, records = _events_file(folder, n, seed)
+        result["events"] = len(records)
+        topics = {t for t, _, _ in records}
+
+        say("ingest_eps: sno ingest (read, validate, publish) on a broker of its own")
+        with LocalBroker() as other:
+            asyncio.run(ensure_topics(other.bootstrap, topics, PARTITIONS))
+            summary = asyncio.run(publish_files([str(path)], other.bootstrap, progress=False))
+            result["ingest_eps"] = round(summary.sent_total / summary.seconds)
+
+        with LocalBroker() as broker:
+            asyncio.run(ensure_topics(broker.bootstrap, topics, PARTITIONS))
+            say("producer_eps")
+            result["producer_eps"] = round(asyncio.run(_produce(broker.bootstrap, records)))
+            say("raw_consume_eps: bare aiokafka consumer + JSON decode")
+            raw = asyncio.run(_raw_consume(broker.bootstrap, topics, len(records)))
+            result["raw_consume_eps"] = round(raw)
+            say("faust_ceiling_eps: no-op Faust agent with the pipeline's settings")
+            result["faust_ceiling_eps"] = round(_noop_ceiling(broker.bootstrap, len(records), folder))
+            say("pipeline_eps: the real pipeline into embedded ClickHouse")
+            store = folder / "store"
+            status = _pipeline(broker.bootstrap, store, folder)
+            span = (status["last_write_at"] or 0) - (status["first_record_at"] or 0)
+            result["pipeline_eps"] = round(status["records"] / span) if span > 0 else None
+            result["ratio"] = (round(result["pipeline_eps"] / result["faust_ceiling_eps"], 3)
+                               if result["pipeline_eps"] else None)
+            result["worker_peak_rss_mb"] = status.get("peak_rss_mb")
+            result["worker_first_event_seconds"] = status.get("first_event_seconds")
+            result["broker_rss_mb"] = round(broker.rss_mb or 0, 1)
+            latency: dict[str, float | None] = {"alert_latency_p50_ms": None, "alert_latency_p99_ms": None}
+            if alert_latency is not None and result["pipeline_eps"]:
+                say("alert latency at half the pipeline rate")
+                latency = alert_latency(broker.bootstrap, folder, result["pipeline_eps"] / 2)
+            result.update(latency)
+        say("report_seconds: one month's report for one service")
+        result["report_seconds"] = round(_report_seconds(store), 3)
+    result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    return result
+
+
+def append_history(path: Path, result: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as history:
+        history.write(json.dumps(result) + "\n")

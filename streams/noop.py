@@ -1,0 +1,70 @@
+"""The framework's ceiling for the benchmark: the pipeline's own Faust app, settings and raw serializer,
+with a sink that only counts. `python -m streams.noop --broker B --events N` prints one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from streams.settings import PipelineSettings
+
+
+class CountingSink:
+    """Stands in for ClickHouseSink: same interface, no work."""
+
+    def __init__(self) -> None:
+        self.positions: dict[tuple[str, int], int] = {}
+        self.assigned: set[tuple[str, int]] = set()
+        self.publish_deadletters: Any = None
+        self.count = 0
+        self.first: float | None = None
+        self.last: float | None = None
+
+    async def on_assigned(self, tps: set[tuple[str, int]]) -> None:
+        self.assigned = set(tps)
+
+    async def flush(self, records: list[Any]) -> None:
+        now = time.time()
+        if self.first is None:
+            self.first = now
+        self.count += len(records)
+        self.last = now
+
+
+def main() -> None:
+    import faust
+
+    from streams.app import build_app
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--broker", required=True)
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = PipelineSettings(broker=args.broker, store=Path(tmp), app_id="sno-noop-ceiling")
+        sink = CountingSink()
+        app = build_app(settings, sink)
+
+        @app.timer(0.1)
+        async def _done() -> None:
+            if sink.count >= args.events:
+                result = {"count": sink.count, "first": sink.first, "last": sink.last}
+                Path(args.out).write_text(json.dumps(result))
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        worker = faust.Worker(app, loglevel="error", quiet=True, redirect_stdouts=False,
+                              workdir=settings.datadir)
+        with contextlib.suppress(SystemExit):
+            worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
