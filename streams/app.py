@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
+import orjson
 
-from streams.settings import DEADLETTER_TOPIC, INPUT_TOPICS, PipelineSettings
+from streams.settings import ALERTS_TOPIC, DEADLETTER_TOPIC, INPUT_TOPICS, PipelineSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,23 @@ def build_app(settings: PipelineSettings, sink: Any,
             await deadletter.send(key=key, value=value)
 
     sink.publish_deadletters = publish_deadletters
+
+    alerts_topic = app.topic(ALERTS_TOPIC, value_serializer="raw", key_serializer="raw")
+
+    async def publish_alerts(alerts: list[Any]) -> None:
+        """To `sno.alerts` keyed by alert id (a consumer de-duplicates by it), then to Alertmanager."""
+        for alert in alerts:
+            await alerts_topic.send(key=alert.alert_id.encode(), value=orjson.dumps(alert.as_json()))
+        if settings.alertmanager:
+            from sno.alertmanager import post_alerts
+
+            result = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: post_alerts(settings.alertmanager, alerts))
+            if not result.ok:
+                log.warning("Alertmanager at %s did not take %d alert(s): %s", settings.alertmanager,
+                            result.failed, result.error)
+
+    sink.publish_alerts = publish_alerts
 
     @app.on_partitions_assigned.connect
     async def _assigned(sender: Any, assigned: set[Any], **_: Any) -> None:

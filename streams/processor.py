@@ -16,6 +16,7 @@ import orjson
 
 from schemas.deadletter import TopicSource, deadletter_record
 from schemas.validate import Rejected, validate
+from sno.core.alerts import Alert, AlertEngine
 from sno.core.buckets import FAMILIES, contributions
 from sno.core.calendar import Month
 from sno.core.catalogue import Catalogue, load_catalogue
@@ -24,10 +25,15 @@ from sno.core.intervals import instant_key
 from sno.core.snapshots import SNAPSHOT_TYPES
 from streams.sink import TP, FoldedBatch, RawRecord, TableRows
 
+ALERT_COLUMNS = ("alert_id", "rule", "severity", "state", "service", "environment", "afnemer_id", "subject",
+                 "value", "norm", "event_time", "emitted_at", "replayed", "summary")
+
 
 class EventProcessor:
-    def __init__(self, catalogue: Catalogue | None = None) -> None:
+    def __init__(self, catalogue: Catalogue | None = None, alerts: AlertEngine | None = None) -> None:
         self.catalogue = catalogue or load_catalogue()
+        #: judges breaches by event time as events pass (sno/core/ALERTS.md); None: no alerts
+        self.alerts = alerts
         #: one de-duplicator per partition: the producer keys by event_id, so copies share a partition
         self.seen: dict[TP, Deduplicator] = {}
 
@@ -55,6 +61,8 @@ class EventProcessor:
         dead_daily: dict[tuple[Any, ...], int] = {}
         batch = FoldedBatch(tables=[])
         now = datetime.now(UTC)
+        engine = self.alerts
+        newest: datetime | None = None
         for topic, partition, offset, raw in sorted(records, key=lambda r: (r[0], r[1], r[2])):
             result = validate(raw)
             if isinstance(result, Rejected):
@@ -75,6 +83,8 @@ class EventProcessor:
                 for value in record.values():  # an outage across a month end changes both months
                     if isinstance(value, datetime):
                         self._touch(batch, record, value)
+                if engine is not None:
+                    batch.alerts += engine.observe(record)
                 continue
             dedup = self.seen.get((topic, partition))
             if dedup is None:
@@ -83,6 +93,10 @@ class EventProcessor:
                 batch.duplicates += 1
                 continue
             at = event_time(record)
+            if engine is not None:
+                batch.alerts += engine.observe(record)
+                if newest is None or at > newest:
+                    newest = at
             batch.processed += 1
             seen_rows.append((topic, partition, kind, record["event_id"], at, token))
             self._touch(batch, record, at)
@@ -97,6 +111,10 @@ class EventProcessor:
                 else:
                     for i, v in enumerate(values):
                         current[i] += v
+        if engine is not None and newest is not None:
+            batch.alerts += engine.advance(newest)
+        if batch.alerts:
+            batch.tables.append(TableRows("sno_alerts", ALERT_COLUMNS, [_alert_row(a) for a in batch.alerts]))
         for name, rows in sorted(sums.items()):
             family = FAMILIES[name]
             batch.tables.append(TableRows(
@@ -122,3 +140,14 @@ class EventProcessor:
 
 def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple("" if v is None else v for v in key)
+
+
+def _alert_row(alert: Alert) -> tuple[Any, ...]:
+    """A `sno_alerts` row; instants as naive UTC, the way the table's readers expect them."""
+    return tuple(_naive_utc(getattr(alert, column)) for column in ALERT_COLUMNS)
+
+
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value

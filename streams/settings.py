@@ -47,6 +47,10 @@ class PipelineSettings:
     #: seconds between refreshes of `sno_kpi_monthly` for the months that changed.
     kpi_refresh_seconds: float = 5.0
     loglevel: str = "warning"
+    #: Alertmanager base URL (API v2) alerts are forwarded to, besides `sno.alerts`.
+    alertmanager: str | None = None
+    #: judge breach alerts as events pass (sno/core/ALERTS.md)
+    alerts: bool = True
 
     @property
     def datadir(self) -> Path:

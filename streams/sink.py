@@ -56,6 +56,8 @@ class FoldedBatch:
     touched: set[tuple[str, str, str]] = field(default_factory=set)  # (service, environment, month)
     #: (key, value) records for `sno.deadletter`, published after the batch is written
     deadletters: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: alert state changes (sno.core.alerts.Alert), published to `sno.alerts` after the write
+    alerts: list[Any] = field(default_factory=list)
 
 
 class Processor(Protocol):
@@ -127,6 +129,8 @@ class ClickHouseSink:
         self.stats = Stats()
         self.touched: set[tuple[str, str, str]] = set()
         self.in_flight = 0
+        #: publishes alert state changes to `sno.alerts` (and Alertmanager); set by the app
+        self.publish_alerts: Any = None
         #: publishes (key, value) dead letters to `sno.deadletter`; set by the app (at least once:
         #: a batch finished after a crash publishes its dead letters again, with the same key).
         self.publish_deadletters: Any = None
@@ -272,6 +276,8 @@ class ClickHouseSink:
         folded = await self._ch(self._fold_and_write, records, ranges, token)
         if folded.deadletters and self.publish_deadletters is not None:
             await self.publish_deadletters(folded.deadletters)
+        if folded.alerts and self.publish_alerts is not None:
+            await self.publish_alerts(folded.alerts)
         for tp, (_low, high) in ranges.items():
             self.positions[tp] = max(self.positions.get(tp, -1), high)
         self.stats.processed += folded.processed

@@ -82,7 +82,7 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         store.migrate()
         epoch = asyncio.run(cluster_id(settings.broker))
         asyncio.run(ensure_topics(settings.broker, INPUT_TOPICS, settings.partitions))
-        processor = EventProcessor()
+        processor = EventProcessor(alerts=_alert_engine(store) if settings.alerts else None)
         sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch)
         bar = _progress_bar() if progress else None
         app = build_app(settings, sink, on_batch=(bar.update if bar is not None else None))
@@ -103,10 +103,13 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
                 return
             if now - outcome["quiet_since"] >= DRAIN_SETTLE_SECONDS:
                 outcome["drained"] = True
-                await refresh_kpis(sink)
-                if status_file is not None:
-                    _write_status(status_file, app, sink, started, drained=True)
-                os.kill(os.getpid(), signal.SIGTERM)
+                outcome["finish"] = asyncio.ensure_future(_finish())  # off the timer: it takes a while
+
+        async def _finish() -> None:
+            await refresh_kpis(sink)
+            if status_file is not None:
+                _write_status(status_file, app, sink, started, drained=True)
+            os.kill(os.getpid(), signal.SIGTERM)
 
         if not drain:
             @app.timer(settings.kpi_refresh_seconds)
@@ -130,6 +133,18 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
                             round(time.monotonic() - started, 3))
     finally:
         store.close()
+
+
+def _alert_engine(store: Store) -> Any:
+    """The alert engine, told what already fired or resolved, so a restart or replay sends nothing twice."""
+    from sno.core.alerts import AlertEngine
+    from sno.core.catalogue import load_catalogue
+    from streams.processor import ALERT_COLUMNS
+
+    engine = AlertEngine(load_catalogue())
+    rows = store.query(f"SELECT {', '.join(ALERT_COLUMNS)} FROM sno_alerts ORDER BY emitted_at, state")
+    engine.restore(dict(zip(ALERT_COLUMNS, row, strict=True)) for row in rows)
+    return engine
 
 
 async def refresh_kpis(sink: ClickHouseSink) -> None:

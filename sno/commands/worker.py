@@ -32,6 +32,9 @@ from sno.runtime.broker import broker_or_local
     default=None,
     help="Write progress counters here as JSON every 0.2 s (for scripts and tests).",
 )
+@click.option("--alertmanager", envvar="SNO_ALERTMANAGER", default=None, metavar="URL",
+              help="Forward alerts to this Alertmanager (API v2) too [env SNO_ALERTMANAGER].")
+@click.option("--no-alerts", is_flag=True, help="Do not judge breach alerts (rollups only).")
 @click.option("--loglevel", default="warning", show_default=True)
 @one_line_errors
 def command(
@@ -44,6 +47,8 @@ def command(
     web: bool,
     web_port: int,
     status_file: Path | None,
+    alertmanager: str | None,
+    no_alerts: bool,
     loglevel: str,
 ) -> None:
     """Run the pipeline: validate, de-duplicate and roll up every input topic into ClickHouse."""
@@ -64,6 +69,8 @@ def command(
             web=web,
             web_port=web_port,
             loglevel=loglevel,
+            alertmanager=alertmanager,
+            alerts=not no_alerts,
         )
         result = run_worker(settings, drain=drain, status_file=status_file, progress=sys.stderr.isatty())
     if result.code:
