@@ -53,13 +53,14 @@ class EventProcessor:
     def forget(self, tp: TP) -> None:
         self.seen.pop(tp, None)
 
-    def fold(self, records: Sequence[RawRecord], token: str) -> FoldedBatch:
+    def fold(self, records: Sequence[RawRecord]) -> FoldedBatch:
+        """Validate, de-duplicate and fold records; `sno_seen` rows get their token when written."""
         sums: dict[str, dict[tuple[Any, ...], list[int]]] = {}
         snapshots: list[tuple[Any, ...]] = []
         seen_rows: list[tuple[Any, ...]] = []
         dead_rows: list[tuple[Any, ...]] = []
         dead_daily: dict[tuple[Any, ...], int] = {}
-        batch = FoldedBatch(tables=[])
+        batch = FoldedBatch(tables=[], size=len(records))
         now = datetime.now(UTC)
         engine = self.alerts
         newest: datetime | None = None
@@ -98,7 +99,7 @@ class EventProcessor:
                 if newest is None or at > newest:
                     newest = at
             batch.processed += 1
-            seen_rows.append((topic, partition, kind, record["event_id"], at, token))
+            seen_rows.append((topic, partition, kind, record["event_id"], at, ""))
             self._touch(batch, record, at)
             if kind == "forecast":  # latest arrival wins (the core's Snapshots): stamped with arrival time
                 snapshots.append((kind, record["service"], record["environment"],
@@ -118,8 +119,8 @@ class EventProcessor:
         for name, rows in sorted(sums.items()):
             family = FAMILIES[name]
             batch.tables.append(TableRows(
-                f"sno_{name}", (*family.keys, *family.values),
-                [(*k, *v) for k, v in sorted(rows.items(), key=lambda kv: _sort_key(kv[0]))],
+                f"sno_{name}", (*family.keys, *family.values), [(*k, *v) for k, v in rows.items()],
+                key_width=len(family.keys),
             ))
         batch.tables.append(TableRows(
             "sno_snapshots", ("kind", "service", "environment", "id", "updated_at", "payload"), snapshots))
@@ -130,16 +131,12 @@ class EventProcessor:
             ("topic", "partition", "offset", "reason", "message", "original", "received_at"), dead_rows))
         batch.tables.append(TableRows(
             "sno_deadletter_daily", ("day", "topic", "reason", "records"),
-            [(*k, n) for k, n in sorted(dead_daily.items())]))
+            [(*k, n) for k, n in dead_daily.items()], key_width=3))
         return batch
 
     @staticmethod
     def _touch(batch: FoldedBatch, record: dict[str, Any], at: datetime) -> None:
         batch.touched.add((record["service"], record["environment"], str(Month.of(at))))
-
-
-def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple("" if v is None else v for v in key)
 
 
 def _alert_row(alert: Alert) -> tuple[Any, ...]:

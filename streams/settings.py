@@ -38,8 +38,8 @@ class PipelineSettings:
     app_id: str = "sno-pipeline"
     #: events per flush to ClickHouse; one flush = one ledger entry per topic-partition.
     batch_size: int = 5000
-    #: seconds to wait for a batch to fill before flushing what there is.
-    batch_within: float = 0.5
+    #: seconds to wait for a batch to fill before flushing what there is (bounds alert latency).
+    batch_within: float = 0.1
     #: partitions of the input topics when the worker creates them (the broker auto-creates otherwise).
     partitions: int = 2
     web: bool = False

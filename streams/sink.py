@@ -34,6 +34,8 @@ from sno.runtime.store import Store
 log = logging.getLogger(__name__)
 
 TP = tuple[str, int]
+#: upper bound of records in one merged write
+MAX_MERGED_RECORDS = 20_000
 RawRecord = tuple[str, int, int, bytes]
 
 
@@ -42,6 +44,8 @@ class TableRows:
     table: str
     columns: tuple[str, ...]
     rows: list[Sequence[Any]] = field(default_factory=list)
+    #: leading key columns of a summing table: rows with equal keys add up (None: rows are kept as they are)
+    key_width: int | None = None
 
 
 @dataclass
@@ -56,14 +60,16 @@ class FoldedBatch:
     touched: set[tuple[str, str, str]] = field(default_factory=set)  # (service, environment, month)
     #: (key, value) records for `sno.deadletter`, published after the batch is written
     deadletters: list[tuple[bytes, bytes]] = field(default_factory=list)
-    #: alert state changes (sno.core.alerts.Alert), published to `sno.alerts` after the write
+    #: alert state changes (sno.core.alerts.Alert), published to `sno.alerts` before the write
     alerts: list[Any] = field(default_factory=list)
+    #: records folded (for bounding merged writes)
+    size: int = 0
 
 
 class Processor(Protocol):
     """Folds raw records into table rows; deterministic for the same records and de-duplication state."""
 
-    def fold(self, records: Sequence[RawRecord], token: str) -> FoldedBatch: ...  # runs in the writer thread
+    def fold(self, records: Sequence[RawRecord]) -> FoldedBatch: ...
 
     def load_seen(self, tp: TP, rows: Iterable[tuple[Any, ...]]) -> None: ...
 
@@ -77,6 +83,68 @@ def batch_ranges(records: Sequence[RawRecord]) -> dict[TP, tuple[int, int]]:
         low, high = ranges.get(tp, (offset, offset))
         ranges[tp] = (min(low, offset), max(high, offset))
     return ranges
+
+
+def merge_ranges(all_ranges: Sequence[dict[TP, tuple[int, int]]]) -> dict[TP, tuple[int, int]]:
+    """One range per partition over consecutive batches (nothing in between was skipped: a batch only
+    drops offsets below those already handed over)."""
+    merged: dict[TP, tuple[int, int]] = {}
+    for ranges in all_ranges:
+        for tp, (low, high) in ranges.items():
+            a, b = merged.get(tp, (low, high))
+            merged[tp] = (min(a, low), max(b, high))
+    return merged
+
+
+def merge_folded(batches: Sequence[FoldedBatch]) -> FoldedBatch:
+    if len(batches) == 1:
+        return batches[0]
+    tables: dict[str, TableRows] = {}
+    out = FoldedBatch(tables=[])
+    for batch in batches:
+        for t in batch.tables:
+            held = tables.setdefault(t.table, TableRows(t.table, t.columns, [], t.key_width))
+            held.rows.extend(t.rows)
+        out.processed += batch.processed
+        out.rejected += batch.rejected
+        out.duplicates += batch.duplicates
+        out.touched |= batch.touched
+        out.deadletters += batch.deadletters
+        out.alerts += batch.alerts
+        out.size += batch.size
+    out.tables = list(tables.values())
+    return out
+
+
+def canonical(folded: FoldedBatch, token: str) -> FoldedBatch:
+    """The rows exactly as they are inserted: summing tables summed per key, every table sorted, and
+    the write's token in the columns that carry it. The same records give the same rows whether they
+    were folded in one batch or in several merged ones, so a finished-after-crash write builds the same
+    parts and ClickHouse drops what had landed (streams/README.md)."""
+    tables = []
+    for t in folded.tables:
+        rows = t.rows
+        if t.key_width is not None:
+            sums: dict[tuple[Any, ...], list[int]] = {}
+            for row in rows:
+                key = tuple(row[: t.key_width])
+                held = sums.get(key)
+                if held is None:
+                    sums[key] = list(row[t.key_width:])
+                else:
+                    for i, v in enumerate(row[t.key_width:]):
+                        held[i] += v
+            rows = [(*k, *v) for k, v in sums.items()]
+        if "token" in t.columns:
+            at = t.columns.index("token")
+            rows = [(*r[:at], token, *r[at + 1:]) for r in rows]
+        rows = sorted(rows, key=_row_order)
+        tables.append(TableRows(t.table, t.columns, rows, t.key_width))
+    return FoldedBatch(tables=tables)
+
+
+def _row_order(row: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple((v is None, "" if v is None else v) for v in row)
 
 
 def batch_token(ranges: dict[TP, tuple[int, int]]) -> str:
@@ -137,7 +205,7 @@ class ClickHouseSink:
         self.fault = FaultPoint(os.environ.get("SNO_FAULT"))
         #: highest offset per partition handed to the writer (positions: highest written)
         self.queued: dict[TP, int] = {}
-        self._queue: asyncio.Queue[tuple[list[RawRecord], dict[TP, tuple[int, int]], str]] = asyncio.Queue(2)
+        self._queue: asyncio.Queue[tuple[list[RawRecord], dict[TP, tuple[int, int]], str]] = asyncio.Queue(16)
         self._writer: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
@@ -221,7 +289,9 @@ class ClickHouseSink:
             log.error("cannot re-read pending batch %s: wanted %s, broker has %s", token, ranges, got)
             return
         log.warning("finishing batch %s interrupted by a crash (%d records)", token, len(records))
-        await self._write(records, ranges, token)
+        folded = self.processor.fold(records)
+        await self._publish_alerts(folded)
+        await self._write(folded, ranges, token)
         for tp, (_low, high) in ranges.items():
             self.queued[tp] = max(self.queued.get(tp, -1), high)
         self.stats.redone += 1
@@ -229,9 +299,10 @@ class ClickHouseSink:
     # -- the hot path --------------------------------------------------------------------------
 
     async def flush(self, records: Sequence[RawRecord]) -> None:
-        """Queue a batch for writing and return, so Faust fetches the next batch while this one is
-        folded and written (in the ClickHouse thread, in order). Kafka acknowledgements may therefore run
-        ahead of ClickHouse; that is safe because a restart resumes from the ledger, never from them."""
+        """Fold a batch at once (so its alerts go out now), queue it for writing, and return: Faust
+        fetches the next batch while ClickHouse writes this one. Kafka acknowledgements may therefore
+        run ahead of ClickHouse; that is safe because a restart resumes from the ledger, never from them.
+        """
         if self._error is not None:
             raise self._error
         if self.stats.first_record_at is None and records:
@@ -244,26 +315,42 @@ class ClickHouseSink:
         ranges = batch_ranges(fresh)
         for tp, (_low, high) in ranges.items():
             self.queued[tp] = high
+        folded = self.processor.fold(fresh)
+        await self._publish_alerts(folded)
         self.in_flight += 1
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._write_queued())
-        await self._queue.put((fresh, ranges, batch_token(ranges)))
+        await self._queue.put((folded, ranges))
 
     def _handed_over(self, tp: TP) -> int:
         return self.queued.get(tp, self.positions.get(tp, -1))
 
+    async def _publish_alerts(self, folded: FoldedBatch) -> None:
+        """Alerts go out before the write: on-call hears of a breach without waiting for ClickHouse. A
+        crash before the write repeats them after the restart with the same alert id, which
+        Alertmanager and consumers of `sno.alerts` de-duplicate (at least once, never lost)."""
+        if folded.alerts and self.publish_alerts is not None:
+            await self.publish_alerts(folded.alerts)
+
     async def _write_queued(self) -> None:
+        """Write queued batches in order; batches that queued up during a write are merged into one
+        (one ledger entry per partition, one insert per table), so a busy worker writes fewer, larger
+        inserts instead of falling behind."""
         while True:
-            records, ranges, token = await self._queue.get()
+            items = [await self._queue.get()]
+            while not self._queue.empty() and sum(i[0].size for i in items) < MAX_MERGED_RECORDS:
+                items.append(self._queue.get_nowait())
+            ranges = merge_ranges([i[1] for i in items])
             try:
                 if self._error is None:
-                    await self._write(records, ranges, token)
+                    await self._write(merge_folded([i[0] for i in items]), ranges, batch_token(ranges))
             except Exception as exc:  # a failed write stops the worker; the ledger makes the restart exact
                 log.exception("writing a batch to ClickHouse failed")
                 self._error = exc
             finally:
-                self.in_flight -= 1
-                self._queue.task_done()
+                for _ in items:
+                    self.in_flight -= 1
+                    self._queue.task_done()
 
     async def idle(self) -> None:
         """Wait until every queued batch is written."""
@@ -271,13 +358,10 @@ class ClickHouseSink:
         if self._error is not None:
             raise self._error
 
-    async def _write(self, records: Sequence[RawRecord], ranges: dict[TP, tuple[int, int]],
-                     token: str) -> None:
-        folded = await self._ch(self._fold_and_write, records, ranges, token)
+    async def _write(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
+        await self._ch(self._write_sync, canonical(folded, token), ranges, token)
         if folded.deadletters and self.publish_deadletters is not None:
             await self.publish_deadletters(folded.deadletters)
-        if folded.alerts and self.publish_alerts is not None:
-            await self.publish_alerts(folded.alerts)
         for tp, (_low, high) in ranges.items():
             self.positions[tp] = max(self.positions.get(tp, -1), high)
         self.stats.processed += folded.processed
@@ -286,12 +370,6 @@ class ClickHouseSink:
         self.stats.batches += 1
         self.stats.last_write_at = time.time()
         self.touched |= folded.touched
-
-    def _fold_and_write(self, records: Sequence[RawRecord], ranges: dict[TP, tuple[int, int]],
-                        token: str) -> FoldedBatch:
-        folded = self.processor.fold(records, token)
-        self._write_sync(folded, ranges, token)
-        return folded
 
     def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
         ledger_columns = ("epoch", "topic", "partition", "from_offset", "to_offset", "token", "state")

@@ -1,0 +1,58 @@
+"""Alerts through the real pipeline: judged by event time, published once, kept in the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from sno.runtime.store import open_store
+from tests.kafka_util import produce_lines, read_topic
+from tests.test_pipeline import run_worker
+
+MINUTE = datetime(2026, 4, 15, 10, 0, tzinfo=UTC)  # 12:00 local
+
+
+def _auth(i: int, started: datetime) -> bytes:
+    return orjson.dumps(
+        {
+            "type": "authentication",
+            "event_id": f"cap-{i}",
+            "service": "digid",
+            "afnemer_id": "00000001000000000001",
+            "started_at": started.isoformat().replace("+00:00", "Z"),
+            "completed_at": (started + timedelta(milliseconds=800)).isoformat().replace("+00:00", "Z"),
+            "outcome": "success",
+        }
+    )
+
+
+def test_a_minute_over_the_digid_capacity_fires_one_alert_that_a_restart_does_not_repeat(
+    fresh_broker, store_path: Path
+) -> None:
+    # R15: 10,001 authentications started in one calendar minute is one over the limit; the next minute
+    # is quiet. The limit comes from the norm file, the count from the events.
+    lines = [_auth(i, MINUTE + timedelta(microseconds=i * 5000)) for i in range(10_001)]
+    lines += [_auth(20_000 + i, MINUTE + timedelta(minutes=1, seconds=i)) for i in range(5)]
+    produce_lines(fresh_broker.bootstrap, lines)
+    assert run_worker(fresh_broker.bootstrap, store_path).returncode == 0
+
+    published = [orjson.loads(v) for _, v in read_topic(fresh_broker.bootstrap, "sno.alerts")]
+    capacity = [a for a in published if a["rule"] == "capacity_exceeded"]
+    assert [a["state"] for a in capacity] == ["firing", "resolved"]
+    firing = capacity[0]
+    assert firing["service"] == "digid" and firing["environment"] == "production"
+    assert firing["value"] == 10_001 and firing["norm"] == 10_000
+    assert firing["subject"].startswith("2026-04-15T12:00")
+    assert firing["replayed"] is True  # event time is months behind the wall clock
+
+    with open_store(store=store_path) as st:
+        rows = st.query("SELECT rule, state FROM sno_alerts WHERE rule = 'capacity_exceeded' ORDER BY state")
+    assert rows == [("capacity_exceeded", "firing"), ("capacity_exceeded", "resolved")]
+
+    # The same minute delivered again, a new worker on the same store: nothing new is published.
+    produce_lines(fresh_broker.bootstrap, lines[:100])
+    assert run_worker(fresh_broker.bootstrap, store_path).returncode == 0
+    again = [orjson.loads(v) for _, v in read_topic(fresh_broker.bootstrap, "sno.alerts")]
+    assert len([a for a in again if a["rule"] == "capacity_exceeded"]) == 2
