@@ -209,6 +209,9 @@ class ClickHouseSink:
         self._writer: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        #: folding runs in a thread of its own, one batch at a time (the processor is not thread-safe),
+        #: so the event loop keeps fetching while a batch is validated and folded
+        self._folder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fold")
         self._lock = asyncio.Lock()
 
     async def _ch(self, fn: Any, *args: Any) -> Any:
@@ -289,7 +292,7 @@ class ClickHouseSink:
             log.error("cannot re-read pending batch %s: wanted %s, broker has %s", token, ranges, got)
             return
         log.warning("finishing batch %s interrupted by a crash (%d records)", token, len(records))
-        folded = self.processor.fold(records)
+        folded = await self._fold(records)
         await self._publish_alerts(folded)
         await self._write(folded, ranges, token)
         for tp, (_low, high) in ranges.items():
@@ -315,12 +318,19 @@ class ClickHouseSink:
         ranges = batch_ranges(fresh)
         for tp, (_low, high) in ranges.items():
             self.queued[tp] = high
-        folded = self.processor.fold(fresh)
-        await self._publish_alerts(folded)
         self.in_flight += 1
+        try:
+            folded = await self._fold(fresh)
+            await self._publish_alerts(folded)
+        except BaseException:
+            self.in_flight -= 1
+            raise
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._write_queued())
         await self._queue.put((folded, ranges))
+
+    async def _fold(self, records: Sequence[RawRecord]) -> FoldedBatch:
+        return await asyncio.get_running_loop().run_in_executor(self._folder, self.processor.fold, records)
 
     def _handed_over(self, tp: TP) -> int:
         return self.queued.get(tp, self.positions.get(tp, -1))
@@ -386,6 +396,7 @@ class ClickHouseSink:
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self._folder.shutdown(wait=True)
 
 
 async def read_ranges(bootstrap: str, ranges: dict[TP, tuple[int, int]],
