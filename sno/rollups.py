@@ -12,9 +12,6 @@ from typing import Any
 from schemas.validate import Accepted, validate
 from sno.core.buckets import FAMILIES, MonthInputs
 from sno.core.calendar import TZ, Month
-from sno.core.catalogue import Catalogue
-from sno.core.judge import judge_month
-from sno.core.kpi import Report
 from sno.core.snapshots import Snapshots
 from sno.runtime.store import Store
 
@@ -94,19 +91,3 @@ def read_snapshots(store: Store, service: str | None = None) -> Snapshots:
         if isinstance(result, Accepted):
             snaps.add(result.record)
     return snaps
-
-
-def judge_stored_month(store: Store, service: str, environment: str, month: Month,
-                       catalogue: Catalogue) -> Report:
-    """The month's report from what ClickHouse holds: the one path shared by `sno report` and
-    `sno_kpi_monthly`, judged by the same core function as the reference evaluation (R5–R23)."""
-    inputs = read_month_inputs(store, service, environment, month)
-    snapshots = read_snapshots(store, service)
-    year_inputs = None
-    selection = catalogue.select(service, month)
-    if selection.norms is not None and selection.norms.capacity_forecast is not None:
-        # R17 judges afnemers over the calendar year up to the month's end (DigiD 2.8 only).
-        year_inputs = read_inputs(store, service=service, environment=environment,
-                                  start=Month(month.year, 1).start, end=month.end,
-                                  families=("auth_minute",))
-    return judge_month(service, environment, month, inputs, snapshots, catalogue, year_inputs=year_inputs)

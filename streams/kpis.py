@@ -1,6 +1,6 @@
 """Refreshing `sno_kpi_monthly` for the months that batches touched.
 
-The judgement is the report's own (`sno.rollups.judge_stored_month`), so the table and `sno report` never
+The judgement is the report's own (`sno.report.load.load_month`), so the table and `sno report` never
 disagree. It is a derived table: rebuilt from the rollups at any time, so it needs no exactly-once care.
 """
 
@@ -16,7 +16,7 @@ import orjson
 from sno.core.calendar import Month
 from sno.core.catalogue import Catalogue, load_catalogue
 from sno.core.kpi import Report
-from sno.rollups import judge_stored_month
+from sno.report.load import load_month
 from sno.runtime.store import Store
 
 COLUMNS = ("service", "environment", "month", "kpi", "value", "norm", "unit", "status", "count", "within",
@@ -56,7 +56,7 @@ def refresh_monthly_kpis(store: Store, touched: Iterable[tuple[str, str, str]]) 
     now = datetime.now(UTC)
     rows: list[tuple[Any, ...]] = []
     for service, environment, month in sorted(set(touched)):
-        report = judge_stored_month(store, service, environment, Month.parse(month), catalogue)
+        report = load_month(store, service, environment, Month.parse(month), catalogue, days=False).report
         rows += kpi_rows(report, now)
     store.insert("sno_kpi_monthly", rows, COLUMNS)
     return len(rows)

@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -35,7 +36,7 @@ def command(month: str, scale: float, seed: int, out_dir: Path) -> None:
     from sno.core.calendar import Month
     from sno.core.catalogue import load_catalogue
     from sno.replay import replay
-    from sno.rollups import judge_stored_month
+    from sno.report.load import load_month
     from sno.runtime.store import open_store
     from sno.simulate import simulate
 
@@ -63,8 +64,9 @@ def command(month: str, scale: float, seed: int, out_dir: Path) -> None:
     catalogue = load_catalogue()
     written: list[Path] = []
     with open_store(store=store) as st:
-        reports = {s: judge_stored_month(st, s, "production", the_month, catalogue) for s in SERVICES}
-        written = _write_reports(st, reports, out_dir, the_month)
+        months = {s: load_month(st, s, "production", the_month, catalogue) for s in SERVICES}
+        written = _write_reports(months, out_dir, the_month)
+    reports = {s: m.report for s, m in months.items()}
 
     click.echo("")
     click.echo(f"{'service':<16} {'KPI':<34} {'value':>18} {'norm':>18}  status")
@@ -83,21 +85,16 @@ def command(month: str, scale: float, seed: int, out_dir: Path) -> None:
     click.echo(f"done in {time.monotonic() - started:.0f} s")
 
 
-def _write_reports(store: object, reports: dict[str, object], out_dir: Path, month: object) -> list[Path]:
-    """HTML reports when the report renderer is installed, JSON always."""
+def _write_reports(months: dict[str, Any], out_dir: Path, month: object) -> list[Path]:
+    """The Klantrapportage of each service as HTML (self-contained) and JSON."""
+    from sno.report.render import render_month
+
     written = []
-    for service, report in reports.items():
-        path = out_dir / f"report-{service}-{month}.json"
-        path.write_text(report.model_dump_json(indent=2))  # type: ignore[attr-defined]
-        written.append(path)
-    try:
-        from sno.report.render import render
-    except ImportError:
-        return written
-    for service, report in reports.items():
-        path = out_dir / f"report-{service}-{month}.html"
-        path.write_text(render(report, "html"), encoding="utf-8")
-        written.append(path)
+    for service, month_report in months.items():
+        for fmt, suffix in (("html", "html"), ("json", "json")):
+            path = out_dir / f"report-{service}-{month}.{suffix}"
+            path.write_text(render_month(month_report, fmt), encoding="utf-8")
+            written.append(path)
     return written
 
 

@@ -1,0 +1,408 @@
+"""`sno report` end to end: a fixed event file through the real broker and worker into embedded ClickHouse,
+then every format compared with committed golden files (R5–R23).
+
+Regenerate the golden files with `SNO_UPDATE_GOLDEN=1 pytest tests/test_report.py` and read every diff
+before committing it: the JSON must still equal `reference_report` and the hand-computed figures below.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from schemas.validate import Accepted, validate
+from sno.core.calendar import Month
+from sno.core.catalogue import load_catalogue
+from sno.core.judge import judge_month, reference_report
+from sno.report.load import check_arguments, load_month, load_year, read_month_compact
+from sno.report.render import render_month, render_year
+from sno.rollups import read_month_inputs, read_snapshots
+from sno.runtime.broker import LocalBroker
+from sno.runtime.store import StoreLock, open_store
+from tests.conftest import sno_env
+from tests.kafka_util import produce_lines
+from tests.test_pipeline import run_worker
+
+GOLDEN = Path(__file__).parent / "golden" / "reports"
+EVENTS = GOLDEN / "events.jsonl"
+MONTH = "2026-04"
+SERVICES = ("digid", "digid-machtigen", "mijnoverheid")
+UPDATE = os.environ.get("SNO_UPDATE_GOLDEN") == "1"
+SUFFIX = {"json": "json", "markdown": "md", "csv": "csv"}
+
+
+def _lines() -> list[bytes]:
+    return EVENTS.read_bytes().splitlines()
+
+
+def _titles() -> list[str]:
+    return sorted({obj["title"] for obj in map(orjson.loads, _lines()) if obj.get("title")})
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden events published to a broker of this module's own and drained by `sno worker`."""
+    path = tmp_path_factory.mktemp("report") / "store"
+    with LocalBroker() as broker:
+        produce_lines(broker.bootstrap, _lines())
+        done = run_worker(broker.bootstrap, path)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return path
+
+
+def _sno(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "sno.cli", *args], capture_output=True, timeout=120, cwd=cwd, env=sno_env()
+    )
+
+
+def _month_report(store: Path, service: str, month: str = MONTH, days: bool = True):  # type: ignore[no-untyped-def]
+    with open_store(store=store) as st:
+        return load_month(st, service, "production", Month.parse(month), load_catalogue(), days=days)
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{name} is missing: run with SNO_UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+
+
+# --- the golden files ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("fmt", ["json", "markdown", "csv"])
+def test_every_format_of_the_golden_month_equals_its_committed_file(
+    store: Path, service: str, fmt: str
+) -> None:
+    """R23: the Klantrapportage in JSON, Markdown and CSV is exactly the reviewed golden file."""
+    loaded = _month_report(store, service, days=False)
+    _check_golden(f"{service}-{MONTH}.{SUFFIX[fmt]}", render_month(loaded, fmt))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_public_markdown_equals_its_committed_file(store: Path, service: str) -> None:
+    """R23: the public version, reviewed once, stays as it was."""
+    loaded = _month_report(store, service, days=False)
+    _check_golden(f"{service}-{MONTH}.public.md", render_month(loaded, "markdown", public=True))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_report_from_the_pipeline_equals_the_reference_report_on_the_same_events(
+    store: Path, service: str
+) -> None:
+    """The pipeline's tables and the core straight from events agree on every KPI (R5–R23)."""
+    events = [r.record for r in map(validate, _lines()) if isinstance(r, Accepted)]
+    expected = reference_report(events, service, "production", MONTH, load_catalogue()).model_dump(
+        mode="json"
+    )
+    assert _month_report(store, service, days=False).report.model_dump(mode="json") == expected
+    assert orjson.loads((GOLDEN / f"{service}-{MONTH}.json").read_bytes()) == expected
+
+
+def test_the_compact_month_inputs_judge_the_same_as_every_stored_row(store: Path) -> None:
+    """Summing away the afnemer dimension in SQL changes no KPI (R14–R18), for every service."""
+    catalogue = load_catalogue()
+    month = Month.parse(MONTH)
+    with open_store(store=store) as st:
+        for service in SERVICES:
+            snaps = read_snapshots(st, service)
+            full = judge_month(
+                service,
+                "production",
+                month,
+                read_month_inputs(st, service, "production", month),
+                snaps,
+                catalogue,
+            )
+            compact = judge_month(
+                service,
+                "production",
+                month,
+                read_month_compact(st, service, "production", month),
+                snaps,
+                catalogue,
+            )
+            assert compact == full
+
+
+# --- figures computed by hand ----------------------------------------------------------------------------
+
+
+def test_digid_availability_and_processing_time_match_the_hand_computation(store: Path) -> None:
+    """R6, R7, R8, R9, R14 worked out by hand from events.jsonl (April 2026, 30 days of 24 h = 720 h):
+
+    - outage OUT-D-1 14:00–15:30 on 10 April, cause logius: U = 1.5 h; OUT-D-2 (cause internet) is excluded;
+      OUT-D-3 (function website) counts only for www.digid.nl: U_website = 1 h.
+    - planned window MNT-D-1 on 13 April 00:00–04:00, announced on the 1st, first of the month: M = 4 h.
+    - availability = (720 − 1.5 − 4) / (720 − 4) × 100 = 714.5 / 716 × 100 = 99.79050… → 99.7905 (met).
+    - website = (720 − 1 − 4) / 716 × 100 = 99.86033… → 99.8603 (met).
+    - 200 authentications (one re-sent duplicate counts once); two take 5 s, one exactly 4 s (≤ 4 s is
+      within for DigiD): 198 / 200 = 99.0 % < 99.5 % → breached.
+    """
+    kpis = _month_report(store, "digid", days=False).report.model_dump(mode="json")["kpis"]
+    assert kpis["availability"]["value"] == pytest.approx(99.7905, abs=1e-4)
+    assert (kpis["availability"]["hours"], kpis["availability"]["unavailable_hours"]) == (720.0, 1.5)
+    assert kpis["availability"]["maintenance_hours"] == 4.0
+    assert kpis["availability_website"]["value"] == pytest.approx(99.8603, abs=1e-4)
+    assert kpis["volume"]["value"] == 200
+    assert (kpis["processing_time"]["count"], kpis["processing_time"]["within"]) == (200, 198)
+    assert kpis["processing_time"]["value"] == 99.0
+    assert kpis["processing_time"]["status"] == "breached"
+
+
+def test_digid_incident_clocks_match_the_hand_computation(store: Path) -> None:
+    """R10–R13 by hand: P1 INC-D-1 resolved in 1.5 clock hours (notified after 20 min): within, 100 %.
+    P2 INC-D-2 from Tue 14 April 09:00 to Wed 15 April 12:00: 8 + 4 = 12 office hours (08–17) > 10: 0 %.
+    INC-D-4 (P3, detected 29 April 16:00) is open at the month's end: 32 clock hours elapsed."""
+    kpis = _month_report(store, "digid", days=False).report.model_dump(mode="json")["kpis"]
+    assert (kpis["incident_resolution_p1"]["value"], kpis["incident_notification_p1"]["value"]) == (
+        100.0,
+        100.0,
+    )
+    assert kpis["incident_resolution_p2"]["items"][0]["hours"] == 12.0
+    assert kpis["incident_resolution_p2"]["status"] == "breached"
+    assert [(i["id"], i["elapsed_hours"]) for i in kpis["incidents_open"]["items"]] == [("INC-D-4", 32.0)]
+
+
+def test_mijnoverheid_message_kpis_match_the_hand_computation(store: Path) -> None:
+    """R18 by hand: 60 messages, 5 rejected; of 55 accepted, 50 processed after 1 h and 5 after 30 h:
+    50 / 55 = 90.90909… → 90.9091 % (breached, norm 100). 30 of 60 carry an attachment: 50 % (met, ≤ 95);
+    one attachment of 600,000 bytes is over 500 kB: 1 (breached, norm 0). Notification 11 was sent at 12:13,
+    before notification 10 (queued earlier) at 12:14: one out of order."""
+    kpis = _month_report(store, "mijnoverheid", days=False).report.model_dump(mode="json")["kpis"]
+    assert kpis["messages_within_24h"]["value"] == pytest.approx(90.9091, abs=1e-4)
+    assert (kpis["messages_within_24h"]["count"], kpis["messages_within_24h"]["within"]) == (55, 50)
+    assert kpis["attachments_share"]["value"] == 50.0
+    assert (kpis["attachments_over_500kb"]["value"], kpis["attachments_over_500kb"]["status"]) == (
+        1,
+        "breached",
+    )
+    assert kpis["notifications_out_of_order"]["value"] == 1
+    assert kpis["messages_per_afnemer"]["messages_offered"] == 60
+
+
+def test_machtigen_exactly_four_seconds_is_not_within_the_limit(store: Path) -> None:
+    """R14 by hand: 40 transactions, one of exactly 4 s; Machtigen's limit is < 4 s: 39 / 40 = 97.5 %."""
+    kpis = _month_report(store, "digid-machtigen", days=False).report.model_dump(mode="json")["kpis"]
+    assert (kpis["processing_time"]["value"], kpis["processing_time"]["status"]) == (97.5, "breached")
+
+
+def test_the_daily_figures_add_up_to_the_month(store: Path) -> None:
+    """The charts' days (R1) sum to the month's KPIs: volume and processing counts (R14–R16),
+    unavailable and maintenance hours (R6), messages offered (R23)."""
+    digid = _month_report(store, "digid")
+    kpis = digid.report.model_dump(mode="json")["kpis"]
+    assert len(digid.days) == 30
+    assert sum(d.volume or 0 for d in digid.days) == kpis["volume"]["value"]
+    assert sum(d.processing_count for d in digid.days) == kpis["processing_time"]["count"]
+    assert sum(d.processing_within for d in digid.days) == kpis["processing_time"]["within"]
+    assert sum(d.unavailable_hours for d in digid.days) == pytest.approx(
+        kpis["availability"]["unavailable_hours"]
+    )
+    assert sum(d.maintenance_hours for d in digid.days) == pytest.approx(
+        kpis["availability"]["maintenance_hours"]
+    )
+    assert sum(d.window_hours for d in digid.days) == pytest.approx(720.0)
+    assert digid.days[9].availability == pytest.approx((24 - 1.5) / 24 * 100)
+    mo = _month_report(store, "mijnoverheid")
+    assert sum(d.messages_offered or 0 for d in mo.days) == 60
+
+
+# --- public, HTML, command line --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_public_report_contains_no_title_of_any_incident_or_outage(store: Path, service: str) -> None:
+    """R23: titles are left out of the public version in every format, and only they."""
+    loaded = _month_report(store, service)
+    titles = _titles()
+    for fmt in ("json", "markdown", "csv", "html"):
+        private = render_month(loaded, fmt)  # type: ignore[arg-type]
+        public = render_month(loaded, fmt, public=True)  # type: ignore[arg-type]
+        assert any(t in private for t in titles), f"the {fmt} report shows no title: the check proves nothing"
+        assert [t for t in titles if t in public] == []
+    data = orjson.loads(render_month(loaded, "json", public=True))
+    full = orjson.loads(render_month(loaded, "json"))
+    assert {k: v["value"] for k, v in data["kpis"].items()} == {
+        k: v["value"] for k, v in full["kpis"].items()
+    }
+
+
+def test_the_html_report_is_self_contained_with_its_sections_and_charts(store: Path) -> None:
+    """R23: one file, no network at view time, every section, and the charts people look at."""
+    html = render_month(_month_report(store, "digid"), "html")
+    for section in (
+        "summary",
+        "kpis",
+        "section-availability",
+        "section-incidents",
+        "section-performance",
+        "section-support",
+        "not-measured",
+    ):
+        assert f'id="{section}"' in html
+    for label in (
+        "Availability per day with outage and maintenance bands",
+        "Daily volume and busiest minute against the capacity",
+        "Processing-time share per day against the norm",
+        "Incident clocks against their targets",
+    ):
+        assert f'aria-label="{label}"' in html
+    assert "norm 99.5 %" in html  # the processing and availability norms drawn from the report
+    assert "<script" not in html and "<link" not in html
+    assert re.findall(r"https?://[^\"' ]+", html) == ["http://www.w3.org/2000/svg"] * html.count("<svg")
+    mo = render_month(_month_report(store, "mijnoverheid"), "html")
+    assert 'aria-label="Messages offered per day"' in mo
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(), reason="Chromium is not installed (/usr/bin/chromium)"
+)
+def test_the_html_report_renders_in_headless_chromium(store: Path, tmp_path: Path) -> None:
+    """Smoke test: a real browser renders the page to a non-trivial PNG."""
+    page = tmp_path / "report.html"
+    page.write_text(render_month(_month_report(store, "digid"), "html"), encoding="utf-8")
+    png = tmp_path / "report.png"
+    subprocess.run(
+        [
+            "/usr/bin/chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={png}",
+            "--window-size=1100,2600",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert png.exists() and png.stat().st_size > 20_000
+    keep = os.environ.get("SNO_REPORT_PNG")
+    if keep:
+        shutil.copy(png, keep)
+
+
+def test_sno_report_writes_the_month_to_a_file(store: Path, tmp_path: Path) -> None:
+    """The command writes what the library renders (R23)."""
+    out = tmp_path / "digid.json"
+    done = _sno(
+        "report", "--service", "digid", "--month", MONTH, "--store", str(store), "-o", str(out), cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert out.read_text() == (GOLDEN / f"digid-{MONTH}.json").read_text()
+
+
+def test_a_month_without_data_is_a_valid_report(store: Path, tmp_path: Path) -> None:
+    """A month with nothing stored is reported with status no_data, not refused (R5, interfaces.md)."""
+    done = _sno("report", "--service", "digid", "--month", "2026-07", "--store", str(store), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    data = orjson.loads(done.stdout)
+    assert data["sno_version"] == "3.0"
+    assert data["kpis"]["processing_time"]["status"] == "no_data"
+    assert data["kpis"]["availability"]["status"] == "met"  # no outage: 100 % of the month
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--service", "digit", "--month", MONTH),
+        ("--service", "digid", "--month", "2026-13"),
+        ("--service", "digid", "--month", "April"),
+        ("--service", "digid-machtigen", "--month", "2026-01"),
+        ("--service", "digid", "--month", MONTH, "--format", "pdf"),
+        ("--service", "digid", "--month", MONTH, "--environment", "test"),
+        ("--service", "digid", "--month", MONTH, "--year", "2026"),
+        ("--month", MONTH),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Unknown service, malformed month, a month before any SNO version (R5), … : one line, status 2."""
+    done = _sno("report", *args, "--store", str(tmp_path / "s"), cwd=tmp_path)
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert err.startswith("sno: ") and err.count("\n") == 1, err
+
+
+def test_a_store_held_by_a_worker_gives_the_stores_one_line_error(tmp_path: Path) -> None:
+    """The embedded store admits one process: the report names the holder instead of failing deep inside."""
+    path = tmp_path / "busy"
+    lock = StoreLock(path.resolve(), "sno worker")
+    lock.acquire()
+    try:
+        done = _sno("report", "--service", "digid", "--month", MONTH, "--store", str(path), cwd=tmp_path)
+    finally:
+        lock.release()
+    err = done.stderr.decode()
+    assert done.returncode == 1 and err.count("\n") == 1 and "sno worker" in err, err
+
+
+# --- the year overview -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_year_overview_agrees_with_the_month_report_from_the_table_and_judged(
+    store: Path, service: str
+) -> None:
+    """R23: the year table shows each month's status per KPI, read from sno_kpi_monthly where the worker
+    wrote it and judged from the rollups otherwise; both give the month report's statuses."""
+    catalogue = load_catalogue()
+    month = _month_report(store, service, days=False).report
+    with open_store(store=store) as st:
+        judged = load_year(st, service, "production", 2026, catalogue, use_table=False)
+        mixed = load_year(st, service, "production", 2026, catalogue)
+    expected = {k: v.status for k, v in month.kpis.items()}
+    for overview in (judged, mixed):
+        assert {k: overview.kpis[k][MONTH].status for k in expected} == expected
+    assert mixed.sources[MONTH] == "sno_kpi_monthly"  # the worker refreshed the month it touched
+    assert set(judged.sources.values()) == {"judged"}
+    if service == "digid-machtigen":
+        assert judged.sno_versions["2026-01"] is None  # before Machtigen 2.1 (R5)
+        assert any("No SNO version" in n for n in judged.notes["2026-01"])
+    text = render_year(judged, "markdown")
+    assert text.count("\n| `") == len(judged.kpis)
+    for fmt in ("json", "csv", "html"):
+        assert render_year(judged, fmt)  # type: ignore[arg-type]
+
+
+def test_sno_report_year_prints_every_month_in_one_table(store: Path, tmp_path: Path) -> None:
+    """The manager's table: `sno report --year` (R23)."""
+    done = _sno(
+        "report",
+        "--service",
+        "digid",
+        "--year",
+        "2026",
+        "--format",
+        "csv",
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    lines = done.stdout.decode().splitlines()
+    assert lines[0].startswith("service,environment,month")
+    assert any(
+        ",2026-04,3.0," in line and ",processing_time," in line and line.endswith(",breached")
+        for line in lines
+    )
+
+
+def test_check_arguments_accepts_the_first_month_of_a_version() -> None:
+    """R5: Machtigen 2.1 is in force from February 2026."""
+    assert str(check_arguments("digid-machtigen", "production", "2026-02", load_catalogue())) == "2026-02"
