@@ -138,7 +138,10 @@ def canonical(folded: FoldedBatch, token: str) -> FoldedBatch:
         if "token" in t.columns:
             at = t.columns.index("token")
             rows = [(*r[:at], token, *r[at + 1:]) for r in rows]
-        rows = sorted(rows, key=_row_order)
+        try:
+            rows = sorted(rows)  # tuples of one type per column: the fast path
+        except TypeError:  # None beside values (optional alert fields)
+            rows = sorted(rows, key=_row_order)
         tables.append(TableRows(t.table, t.columns, rows, t.key_width))
     return FoldedBatch(tables=tables)
 

@@ -120,6 +120,7 @@ class Store:
         holder: str | None = None,
     ) -> None:
         self.lock: StoreLock | None = None
+        self._column_types: dict[tuple[str, tuple[str, ...]], Any] = {}
         self.embedded = not clickhouse or clickhouse.startswith("chdb://")
         if self.embedded:
             path = Path(clickhouse[len("chdb://") :]) if clickhouse else Path(store or DEFAULT_STORE)
@@ -154,11 +155,22 @@ class Store:
     def insert(
         self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str], token: str | None = None
     ) -> None:
-        """Insert rows; with a token, ClickHouse drops a repeat of the same insert (see streams/README.md)."""
+        """Insert rows; with a token, ClickHouse drops a repeat of the same insert (see streams/README.md).
+
+        Column types are asked of ClickHouse once per table and column list, not on every insert (the
+        worker inserts several times a second).
+        """
         if not rows:
             return
         settings = {"insert_deduplication_token": token, "insert_deduplicate": 1} if token else None
-        self.client.insert(table, rows, column_names=list(columns), settings=settings)
+        key = (table, tuple(columns))
+        types = self._column_types.get(key)
+        context = self.client.create_insert_context(
+            table, list(columns), column_types=types, settings=settings
+        )
+        if types is None:
+            self._column_types[key] = context.column_types
+        self.client.insert(data=rows, context=context)
 
     def close(self) -> None:
         client = getattr(self, "client", None)
