@@ -51,6 +51,8 @@ class PipelineSettings:
     alertmanager: str | None = None
     #: judge breach alerts as events pass (sno/core/ALERTS.md)
     alerts: bool = True
+    #: fold (validate, de-duplicate, roll up, judge alerts) in a child process: the second core
+    fold_in_child: bool = True
 
     @property
     def datadir(self) -> Path:

@@ -82,7 +82,13 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         store.migrate()
         epoch = asyncio.run(cluster_id(settings.broker))
         asyncio.run(ensure_topics(settings.broker, INPUT_TOPICS, settings.partitions))
-        processor = EventProcessor(alerts=_alert_engine(store) if settings.alerts else None)
+        alert_rows = _alert_rows(store) if settings.alerts else None
+        if settings.fold_in_child:
+            from streams.folding import ProcessFolder
+
+            processor: Any = ProcessFolder(alert_rows)
+        else:
+            processor = EventProcessor(alerts=_alert_engine(alert_rows) if alert_rows is not None else None)
         sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch)
         bar = _progress_bar() if progress else None
         app = build_app(settings, sink, on_batch=(bar.update if bar is not None else None))
@@ -128,6 +134,8 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         finally:
             if bar is not None:
                 bar.close()
+        if hasattr(processor, "close"):
+            processor.close()
         first = app.sno_first_event_at  # type: ignore[attr-defined]
         return WorkerResult(code, sink.stats, round(first - started, 3) if first else None,
                             round(time.monotonic() - started, 3))
@@ -135,15 +143,20 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         store.close()
 
 
-def _alert_engine(store: Store) -> Any:
-    """The alert engine, told what already fired or resolved, so a restart or replay sends nothing twice."""
-    from sno.core.alerts import AlertEngine
-    from sno.core.catalogue import load_catalogue
+def _alert_rows(store: Store) -> list[dict[str, Any]]:
+    """What already fired or resolved, so a restart or replay sends nothing twice."""
     from streams.processor import ALERT_COLUMNS
 
-    engine = AlertEngine(load_catalogue())
     rows = store.query(f"SELECT {', '.join(ALERT_COLUMNS)} FROM sno_alerts ORDER BY emitted_at, state")
-    engine.restore(dict(zip(ALERT_COLUMNS, row, strict=True)) for row in rows)
+    return [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in rows]
+
+
+def _alert_engine(rows: list[dict[str, Any]]) -> Any:
+    from sno.core.alerts import AlertEngine
+    from sno.core.catalogue import load_catalogue
+
+    engine = AlertEngine(load_catalogue())
+    engine.restore(rows)
     return engine
 
 
@@ -167,6 +180,25 @@ def _progress_bar() -> Any:
     return tqdm(unit=" events", desc="processing", file=sys.stderr)
 
 
+def _peak_memory(sink: ClickHouseSink) -> dict[str, Any]:
+    """Peak resident memory of the worker and of its fold process, and their sum (the worker's cost)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = [_hwm_mb(pid) for pid in getattr(sink.processor, "pids", [])]
+    return {"peak_rss_mb": round(own + sum(c for c in children if c), 1),
+            "peak_rss_mb_by_process": [round(own, 1), *(round(c, 1) for c in children if c)]}
+
+
+def _hwm_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def _write_status(path: Path, app: Any, sink: ClickHouseSink, started: float, drained: bool = False) -> None:
     first = getattr(app, "sno_first_event_at", None)
     status = {
@@ -175,7 +207,7 @@ def _write_status(path: Path, app: Any, sink: ClickHouseSink, started: float, dr
         "first_event_seconds": round(first - started, 3) if first else None,
         "assigned": sorted(f"{t}/{p}" for t, p in sink.assigned),
         "drained": drained,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **_peak_memory(sink),
         **asdict(sink.stats),
     }
     tmp = path.with_suffix(".tmp")
