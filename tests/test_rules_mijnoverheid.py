@@ -3,15 +3,18 @@ exactly")."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from itertools import count
 
 import pytest
 
-from sno.core.buckets import notifications_out_of_order
+from sno.core.buckets import MonthInputs, notifications_out_of_order
+from sno.core.calendar import Month
 from sno.core.catalogue import load_catalogue
-from sno.core.judge import reference_report
-from sno.core.rules.mijnoverheid import night_of
+from sno.core.judge import judge_month, reference_report
+from sno.core.rules.common import Context
+from sno.core.rules.mijnoverheid import abonnement_nights, mijnoverheid_measures, night_of
+from sno.core.snapshots import Snapshots
 
 CEST = timezone(timedelta(hours=2))
 _ids = count()
@@ -202,3 +205,84 @@ def test_kpis_without_events_of_their_kind_have_no_data() -> None:
         "forecast_deviation",
     ):
         assert k[kpi_id].status == "no_data" and k[kpi_id].value is None
+
+
+# --- the measures the KPIs are judged from ----------------------------------------------------------------
+
+
+def _measures(events, month="2026-04"):
+    m = Month.parse(month)
+    norms = CATALOGUE.select("mijnoverheid", m).norms
+    inputs = MonthInputs.from_events(events, CATALOGUE)
+    return mijnoverheid_measures(Context("mijnoverheid", "production", m, norms, inputs, Snapshots()))
+
+
+def test_the_daily_peak_from_clock_hours_keeps_the_short_dst_day_whole() -> None:
+    """R1/R18: 29 March 2026 has 23 hours; 01:30 CET and 03:30 CEST are both on the 29th, 23:30 CET on the
+    28th. The measures keep clock hours (UTC), and each lies in one local day."""
+    cet = timezone(timedelta(hours=1))
+    events = [
+        message(datetime(2026, 3, 28, 23, 30, tzinfo=cet)),
+        message(datetime(2026, 3, 29, 1, 30, tzinfo=cet)),
+        message(datetime(2026, 3, 29, 3, 30, tzinfo=CEST)),
+    ]
+    hours = _measures(events, "2026-03").messages_per_hour
+    assert [h.isoformat() for h, _ in hours] == [
+        "2026-03-28T22:00:00+00:00",
+        "2026-03-29T00:00:00+00:00",
+        "2026-03-29T01:00:00+00:00",
+    ]
+    k = kpis(events, "2026-03")["messages_peak_per_day"]
+    assert (k.value, k.model_dump()["at"]) == (2, "2026-03-29T00:00:00+01:00")
+
+
+def test_abonnement_nights_leave_out_requests_outside_23_to_7() -> None:
+    """R18: 23:00 and 06:59:59 belong to the night of the 14th; 07:00 and 22:59 belong to none."""
+    night = CATALOGUE.select("mijnoverheid", Month(2026, 4)).norms.mijnoverheid.abonnement_night
+    rows = [
+        ("abonnement-alles", datetime(2026, 4, 14, 23, 0, tzinfo=CEST), 1),
+        ("abonnement-alles", datetime(2026, 4, 15, 6, 59, 59, tzinfo=CEST), 2),
+        ("abonnement-alles", datetime(2026, 4, 15, 7, 0, tzinfo=CEST), 4),
+        ("abonnement-alles", datetime(2026, 4, 14, 22, 59, tzinfo=CEST), 8),
+        ("berichtpresentatie", datetime(2026, 4, 14, 23, 30, tzinfo=CEST), 16),
+    ]
+    assert abonnement_nights(rows, night) == (("abonnement-alles", date(2026, 4, 14), 3),)
+
+
+def test_judge_month_takes_the_measures_it_is_given_instead_of_summing_the_inputs() -> None:
+    """R18, R19, R23: measures summed elsewhere (the report's ClickHouse queries) give the same KPIs as the
+    inputs they were summed from, and are what is judged when the inputs carry no such rows."""
+    events = [
+        message(T, attachments=1),
+        message(T + timedelta(seconds=1), None),
+        notification(T, T + timedelta(minutes=5)),
+        notification(T + timedelta(minutes=1), T + timedelta(minutes=2)),
+        request("validatieservice", T, 31),
+        request("abonnement-alles", datetime(2026, 4, 14, 23, 30, tzinfo=CEST), 60),
+        forecast("00000001000000000001", 2),
+    ]
+    measures = _measures(events)
+    snapshots = Snapshots()
+    for e in events:
+        snapshots.add(e)
+    month = Month(2026, 4)
+    given = judge_month(
+        "mijnoverheid", "production", month, MonthInputs(), snapshots, CATALOGUE, mijnoverheid=measures
+    )
+    expected = kpis(events)
+    assert given.kpis["notifications_out_of_order"].value == 1
+    assert given.kpis["validatieservice_within_30s"].value == 0.0
+    assert given.kpis["forecast_deviation"].value == 0.0  # 2 offered against a forecast of 2
+    assert list(given.kpis) == list(expected)
+    for kpi_id, kpi in expected.items():
+        assert given.kpis[kpi_id] == kpi, kpi_id
+    without = judge_month("mijnoverheid", "production", month, MonthInputs(), snapshots, CATALOGUE)
+    assert without.kpis["messages_peak_per_second"].status == "no_data"
+
+
+def test_measures_need_a_version_with_mijnoverheid_limits() -> None:
+    """R5: the DigiD norms have no MijnOverheid limits to measure the month against."""
+    m = Month(2026, 4)
+    norms = CATALOGUE.select("digid", m).norms
+    with pytest.raises(ValueError, match="no MijnOverheid limits"):
+        mijnoverheid_measures(Context("digid", "production", m, norms, MonthInputs(), Snapshots()))

@@ -19,7 +19,7 @@ from sno.core.kpi import Kpi, NotMeasured, Report, no_data
 from sno.core.rules.availability import availability_kpis
 from sno.core.rules.common import Context
 from sno.core.rules.incidents import incident_kpis
-from sno.core.rules.mijnoverheid import mijnoverheid_kpis
+from sno.core.rules.mijnoverheid import MijnOverheidMeasures, mijnoverheid_kpis
 from sno.core.rules.performance import capacity_forecast_kpi, performance_kpis
 from sno.core.rules.support import support_kpis
 from sno.core.snapshots import Snapshots
@@ -77,11 +77,16 @@ def judge_month(
     snapshots: Snapshots,
     catalogue: Catalogue,
     year_inputs: MonthInputs | None = None,
+    mijnoverheid: MijnOverheidMeasures | None = None,
 ) -> Report:
     """The report of one service, environment and month, judged by the SNO version in force on the
     month's first day (R5); a month without a version has every KPI ``no_data`` and a note saying why.
 
     ``year_inputs`` (the calendar year up to the month's end) is used for the yearly R17 thresholds.
+    ``mijnoverheid`` are the month's MijnOverheid measures (R18, R19, R23) when they were summed elsewhere
+    (the report has ClickHouse sum them); they must be of the same service, environment and month, and
+    ``inputs`` then need not carry the message, notification and api rows. Without them the measures are
+    summed from ``inputs``.
     """
     if service not in KPI_IDS:
         raise ValueError(f"unknown service {service!r}; expected one of {', '.join(KPI_IDS)}")
@@ -102,7 +107,7 @@ def judge_month(
     kpis.update(availability_kpis(ctx))
     kpis.update(incident_kpis(ctx))
     if service == "mijnoverheid":
-        kpis.update(mijnoverheid_kpis(ctx))
+        kpis.update(mijnoverheid_kpis(ctx, mijnoverheid))
     else:
         kpis.update(performance_kpis(ctx))
         kpis.update(capacity_forecast_kpi(ctx))

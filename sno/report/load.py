@@ -3,23 +3,34 @@
 The verdicts come from the core's ``judge_month`` on the rows the pipeline wrote, exactly as the reference
 evaluation does; this module adds only what the charts need beside them: figures per local day (R1), which
 the monthly KPIs sum away. Those are computed with the same core functions and the same bucket rows, so
-the days add up to the month (a test checks that they do).
+the days add up to the month (a test checks that they do). For MijnOverheid, ClickHouse sums the month's
+per-second message rows and notification instants down to ``MijnOverheidMeasures`` first, the figures
+the core's ``mijnoverheid_measures`` computes from those rows (a test holds the two equal), so a full
+month's millions of rows never come into Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from sno.core.buckets import FAMILIES, MonthInputs
 from sno.core.calendar import TZ, Month
-from sno.core.catalogue import CapacityForecast, Catalogue
+from sno.core.catalogue import CapacityForecast, Catalogue, MijnOverheidLimits
 from sno.core.intervals import Interval, clip_one, intersect, subtract, total_seconds, union
 from sno.core.judge import KPI_IDS, judge_month
 from sno.core.kpi import Report
 from sno.core.rules.availability import capacity_minutes, classify_maintenance, window_of
 from sno.core.rules.common import Context
+from sno.core.rules.mijnoverheid import (
+    ABONNEMENT_APIS,
+    MessageTotals,
+    MijnOverheidMeasures,
+    abonnement_nights,
+    message_processing_limit_us,
+)
 from sno.core.snapshots import Snapshots
 from sno.rollups import read_inputs, read_snapshots
 from sno.runtime.store import Store
@@ -33,6 +44,7 @@ __all__ = [
     "day_figures",
     "load_month",
     "load_year",
+    "read_mijnoverheid_measures",
     "read_month_compact",
 ]
 
@@ -127,22 +139,28 @@ _COMPACT_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def read_month_compact(store: Store, service: str, environment: str, month: Month) -> MonthInputs:
+def read_month_compact(
+    store: Store, service: str, environment: str, month: Month, families: Iterable[str] | None = None
+) -> MonthInputs:
     """The month's inputs with the dimensions no rule of the month reads summed away in SQL (R14–R18).
 
     Judging these gives the same report as the full rows when R17's year rows are passed separately
     (``load_month`` does): a test compares both against ``reference_report``. It keeps ``sno report``
-    fast on a full month, where the per-afnemer minute rows run into millions.
+    fast on a full month, where the per-afnemer minute rows run into millions. ``families`` limits the
+    reading to those bucket families (all by default), for rules that get their figures otherwise.
     """
+    wanted = tuple(FAMILIES) if families is None else tuple(families)
     inputs = read_inputs(
         store,
         service=service,
         environment=environment,
         start=month.start,
         end=month.end,
-        families=tuple(f for f in FAMILIES if f not in _COMPACT_KEYS),
+        families=tuple(f for f in wanted if f not in _COMPACT_KEYS),
     )
     for name, kept in _COMPACT_KEYS.items():
+        if name not in wanted:
+            continue
         family = FAMILIES[name]
         time_col = family.keys[3]
         select = ", ".join(k if k in kept or k in ("service", "environment") else "''" for k in family.keys)
@@ -157,6 +175,90 @@ def read_month_compact(store: Store, service: str, environment: str, month: Mont
         for row in store.query(sql, params):
             inputs.add(name, tuple(_aware(v) for v in row[:n]), row[n:])
     return inputs
+
+
+#: The bucket families the MijnOverheid rules read only through ``MijnOverheidMeasures`` (R18, R19, R23).
+_MEASURED = ("message_second", "notification_minute", "notification_order", "api_minute")
+
+
+def read_mijnoverheid_measures(
+    store: Store, service: str, environment: str, month: Month, limits: MijnOverheidLimits
+) -> MijnOverheidMeasures:
+    """The month's MijnOverheid measures summed by ClickHouse (R18, R19, R23): the same figures as
+    ``mijnoverheid_measures`` on the month's rows, without bringing the per-second message rows and the
+    exact notification instants into Python (a test holds the two equal, KPI for KPI).
+
+    ``limits`` are the SNO version's: the pending messages past the processing limit and the
+    Abonnementservice nights depend on them.
+    """
+    if service != "mijnoverheid":
+        raise ValueError(f"MijnOverheid measures are MijnOverheid's only, not {service!r}'s (R18)")
+    params: dict[str, Any] = {"service": service, "environment": environment, "month": month.first_day}
+    totals = [0] * 8
+    message_hours = []
+    for hour, *sums in store.named(
+        "mijnoverheid_message_hours", {**params, "limit_us": message_processing_limit_us(limits)}
+    ):
+        message_hours.append((_aware(hour), int(sums[0])))
+        for i, v in enumerate(sums):
+            totals[i] += int(v)
+    peak = store.named("mijnoverheid_message_peak_second", params)
+    daily = store.named("messages_per_afnemer", params)  # R23's own query (its service is fixed)
+    notification_hours = store.named("mijnoverheid_notification_hours", params)
+    ((out_of_order, compared, order_rows),) = store.named("notifications_out_of_order", params)
+    api_hours = store.named("mijnoverheid_api_hours", params)
+    abonnement = store.named("abonnement_minutes", {**params, "apis": list(ABONNEMENT_APIS)})
+    return MijnOverheidMeasures(
+        messages=MessageTotals(*totals),
+        messages_per_hour=tuple(sorted(message_hours)),
+        messages_peak_second=(_aware(peak[0][0]), int(peak[0][1])) if peak else None,
+        messages_per_day=tuple(sorted((d, str(a), int(o), int(p), int(r)) for d, a, o, p, r in daily)),
+        notifications_per_hour=tuple(sorted((_aware(h), int(n)) for h, n in notification_hours)),
+        notifications_out_of_order=int(out_of_order) if order_rows else None,
+        notifications_compared=int(compared),
+        api_per_hour=tuple(sorted((str(a), _aware(h), int(c), int(w)) for a, h, c, w in api_hours)),
+        abonnement_per_night=abonnement_nights(
+            ((str(a), _aware(t), int(n)) for a, t, n in abonnement), limits.abonnement_night
+        ),
+    )
+
+
+def _judge(
+    store: Store,
+    service: str,
+    environment: str,
+    month: Month,
+    catalogue: Catalogue,
+    snapshots: Snapshots,
+) -> tuple[MonthInputs, Report]:
+    """Read what the month's rules need and judge it (R5–R23): the compact rows and, for MijnOverheid, the
+    measures ClickHouse sums in place of the message, notification and api rows they are summed from.
+    The year's rows are read only when the month's SNO version has capacity-management thresholds (R17,
+    DigiD 2.8): no other rule looks outside the month."""
+    selection = catalogue.select(service, month)
+    norms = selection.norms
+    if norms is None:
+        return MonthInputs(), judge_month(service, environment, month, MonthInputs(), snapshots, catalogue)
+    measures = None
+    families = None
+    if service == "mijnoverheid" and norms.mijnoverheid is not None:
+        measures = read_mijnoverheid_measures(store, service, environment, month, norms.mijnoverheid)
+        families = tuple(f for f in FAMILIES if f not in _MEASURED)
+    inputs = read_month_compact(store, service, environment, month, families)
+    year_inputs = None
+    if norms.capacity_forecast is not None:
+        year_inputs = _year_inputs(store, service, environment, month, norms.capacity_forecast)
+    report = judge_month(
+        service,
+        environment,
+        month,
+        inputs,
+        snapshots,
+        catalogue,
+        year_inputs=year_inputs,
+        mijnoverheid=measures,
+    )
+    return inputs, report
 
 
 def _aware(value: Any) -> Any:
@@ -211,13 +313,9 @@ def load_month(
     The year's rows are read only when the month's SNO version has capacity-management thresholds
     (R17, DigiD 2.8): no other rule looks outside the month.
     """
-    inputs = read_month_compact(store, service, environment, month)
     snapshots = read_snapshots(store, service)
     selection = catalogue.select(service, month)
-    year_inputs = None
-    if selection.norms is not None and selection.norms.capacity_forecast is not None:
-        year_inputs = _year_inputs(store, service, environment, month, selection.norms.capacity_forecast)
-    report = judge_month(service, environment, month, inputs, snapshots, catalogue, year_inputs=year_inputs)
+    inputs, report = _judge(store, service, environment, month, catalogue, snapshots)
     result = MonthReport(report=report)
     if days and selection.norms is not None:
         result.days, result.bands = day_figures(
@@ -398,15 +496,7 @@ def load_year(
             continue
         if snapshots is None:
             snapshots = read_snapshots(store, service)
-        inputs = MonthInputs()
-        if selection.norms is not None:
-            inputs = read_month_compact(store, service, environment, month)
-        year_inputs = None
-        if selection.norms is not None and selection.norms.capacity_forecast is not None:
-            year_inputs = _year_inputs(store, service, environment, month, selection.norms.capacity_forecast)
-        report = judge_month(
-            service, environment, month, inputs, snapshots, catalogue, year_inputs=year_inputs
-        )
+        _, report = _judge(store, service, environment, month, catalogue, snapshots)
         overview.sources[key] = "judged"
         overview.sno_versions[key] = report.sno_version
         for kpi, k in report.kpis.items():

@@ -3,24 +3,45 @@
 Definitions follow interfaces.md "MijnOverheid KPIs, exactly": counts are over events of the month by
 the named instant, in Europe/Amsterdam calendar units; a peak KPI is the highest count in one unit with
 ``at`` = the unit's start; a share KPI has ``count`` and ``within``.
+
+The KPIs are judged from :class:`MijnOverheidMeasures`: the month's bucket rows summed down to what the
+KPIs read. A full month holds millions of per-second message rows and exact notification instants, too
+many to bring into Python for a report, so the report has ClickHouse do the reduction
+(``sno.report.load``); :func:`mijnoverheid_measures` does the same reduction on
+:class:`~sno.core.buckets.MonthInputs` for the reference evaluation, and tests hold the two equal.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
 from sno.core.buckets import notifications_out_of_order
 from sno.core.calendar import TZ
-from sno.core.catalogue import MijnOverheidLimits
+from sno.core.catalogue import MijnOverheidLimits, Window
 from sno.core.intervals import instant_key
 from sno.core.kpi import Kpi, info, judged, no_data, share
 from sno.core.rules.common import Context, local_iso
 
-__all__ = ["mijnoverheid_kpis", "night_of"]
+__all__ = [
+    "ABONNEMENT_APIS",
+    "MessageTotals",
+    "MijnOverheidMeasures",
+    "abonnement_nights",
+    "message_processing_limit_us",
+    "mijnoverheid_kpis",
+    "mijnoverheid_measures",
+    "night_of",
+    "per_hour",
+]
 
-_ABONNEMENT = ("abonnement-alles", "abonnement-bsn-lijst", "abonnement-mutatiebasis")
+#: The three Abonnementservice apis, judged together for throughput and per api per night (R18).
+ABONNEMENT_APIS = ("abonnement-alles", "abonnement-bsn-lijst", "abonnement-mutatiebasis")
+
+_K = TypeVar("_K", bound=Hashable)
 
 
 def _hour(t: datetime) -> datetime:
@@ -52,107 +73,219 @@ def night_of(instant: datetime, start: time, end: time) -> date | None:
     return None
 
 
-def _peak(
-    counts: Iterable[tuple[datetime, int]], unit: Callable[[datetime], object]
-) -> tuple[object, int] | None:
-    per: dict[object, int] = defaultdict(int)
+def message_processing_limit_us(limits: MijnOverheidLimits) -> int:
+    """The message processing limit in microseconds (R18, 24 h), as the bucket fold rounds it, so a
+    pending message is judged late at the same instant on every path."""
+    return round(limits.message_processing_hours * 3_600_000_000)
+
+
+@dataclass(frozen=True)
+class MessageTotals:
+    """The month's Berichtenbox messages summed over every second and afnemer (R18, R23).
+
+    ``pending_past_limit`` are the pending messages whose second plus the processing limit lies before the
+    month's end: interfaces.md counts those as not within 24 h, and a younger pending one not at all.
+    """
+
+    count: int = 0
+    rejected: int = 0
+    with_attachment: int = 0
+    over_bytes: int = 0
+    processed: int = 0
+    processed_within: int = 0
+    pending: int = 0
+    pending_past_limit: int = 0
+
+
+@dataclass(frozen=True)
+class MijnOverheidMeasures:
+    """Everything the MijnOverheid KPIs of one month read, already summed (R18, R19, R23).
+
+    Each field is as small as its KPI allows: the clock-hour series give the hourly and daily peaks (a UTC
+    hour lies in one local day, R1), the busiest second is found where the seconds are, and the order of
+    notifications is judged where their instants are. Sequences are sorted, so two equal months give equal
+    objects whichever path summed them. Instants are aware UTC.
+    """
+
+    messages: MessageTotals
+    #: (UTC hour start, messages received in it), ascending.
+    messages_per_hour: tuple[tuple[datetime, int], ...]
+    #: The second with the most messages received (the earliest on a tie) and its count; None without any.
+    messages_peak_second: tuple[datetime, int] | None
+    #: (local day, afnemer_id, offered, processed, rejected), ascending (R23).
+    messages_per_day: tuple[tuple[date, str, int, int, int], ...]
+    #: (UTC hour start, notifications queued in it), ascending.
+    notifications_per_hour: tuple[tuple[datetime, int], ...]
+    #: Sent notifications sent before one queued earlier on their channel; None when none was sent.
+    notifications_out_of_order: int | None
+    #: Sent notifications compared for the order.
+    notifications_compared: int
+    #: (api, UTC hour start, requests, requests within the api's limit), ascending.
+    api_per_hour: tuple[tuple[str, datetime, int, int], ...]
+    #: (abonnement api, night's date, requests received in that night), ascending.
+    abonnement_per_night: tuple[tuple[str, date, int], ...]
+
+
+def per_hour(counts: Iterable[tuple[datetime, int]]) -> tuple[tuple[datetime, int], ...]:
+    """Counts of UTC instants summed per clock hour (R1, R18), ascending."""
+    per: dict[datetime, int] = defaultdict(int)
     for t, n in counts:
-        per[unit(t)] += n
+        per[_hour(t)] += n
+    return tuple(sorted(per.items()))
+
+
+def abonnement_nights(
+    rows: Iterable[tuple[str, datetime, int]], night: Window
+) -> tuple[tuple[str, date, int], ...]:
+    """Abonnementservice requests (api, received minute, count) summed per api and night (R18): the night
+    window runs 23:00–07:00 and belongs to the date it starts on; requests outside it count in no night."""
+    per: dict[tuple[str, date], int] = defaultdict(int)
+    for api, t, n in rows:
+        if api not in ABONNEMENT_APIS:
+            continue
+        d = night_of(t, night.from_, night.to)
+        if d is not None:
+            per[(api, d)] += n
+    return tuple((api, d, n) for (api, d), n in sorted(per.items()))
+
+
+def mijnoverheid_measures(ctx: Context) -> MijnOverheidMeasures:
+    """The month's measures from its bucket rows (R18, R19, R23): the reference for the ones ClickHouse
+    sums for the report. Needs a SNO version with MijnOverheid limits (the processing limit and the
+    Abonnementservice night are part of the measures)."""
+    limits = ctx.norms.mijnoverheid
+    if limits is None:
+        raise ValueError(f"SNO {ctx.norms.version} has no MijnOverheid limits to measure against")
+    month_end_k = instant_key(ctx.month.end)
+    limit_us = message_processing_limit_us(limits)
+
+    totals = [0] * 8
+    seconds: dict[datetime, int] = defaultdict(int)
+    daily: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for k, v in ctx.rows("message_second"):
+        second, afnemer = k[3], k[2]
+        for i, j in enumerate((0, 2, 3, 4, 5, 6, 7)):
+            totals[i] += v[j]
+        # Second resolution: a message received in second t passed its limit when t + limit < month end.
+        if v[7] and instant_key(second) + limit_us < month_end_k:
+            totals[7] += v[7]
+        seconds[second] += v[0]
+        row = daily[(_day(second), afnemer)]
+        row[0] += v[0]
+        row[1] += v[5]
+        row[2] += v[2]
+
+    order_rows = [(k[3], k[5], k[4], v[0]) for k, v in ctx.rows("notification_order")]
+    api_hours: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    api_minutes: list[tuple[str, datetime, int]] = []
+    for k, v in ctx.rows("api_minute"):
+        cell = api_hours[(k[4], _hour(k[3]))]
+        cell[0] += v[0]
+        cell[1] += v[1]
+        api_minutes.append((k[4], k[3], v[0]))
+
+    return MijnOverheidMeasures(
+        messages=MessageTotals(*totals),
+        messages_per_hour=per_hour(seconds.items()),
+        messages_peak_second=_peak(seconds),
+        messages_per_day=tuple((d, a, *r) for (d, a), r in sorted(daily.items())),  # type: ignore[misc]
+        notifications_per_hour=per_hour((k[3], v[0]) for k, v in ctx.rows("notification_minute")),
+        notifications_out_of_order=notifications_out_of_order(order_rows) if order_rows else None,
+        notifications_compared=sum(r[3] for r in order_rows),
+        api_per_hour=tuple((api, h, c, w) for (api, h), (c, w) in sorted(api_hours.items())),
+        abonnement_per_night=abonnement_nights(api_minutes, limits.abonnement_night),
+    )
+
+
+def _peak(per: Mapping[_K, int]) -> tuple[_K, int] | None:
     if not per:
         return None
     # Highest count; on a tie the earliest unit.
-    return min(per.items(), key=lambda kv: (-kv[1], kv[0]))
+    return min(per.items(), key=lambda kv: (-kv[1], kv[0]))  # type: ignore[operator]
 
 
-def _peak_kpi(counts: list[tuple[datetime, int]], unit: str, norm: int) -> Kpi:
-    if not counts:
+def _peak_kpi(found: tuple[datetime, int] | tuple[date, int] | None, unit: str, norm: int) -> Kpi:
+    if found is None:
         return no_data(norm=norm, unit=f"per {unit}")
-    if unit == "day":
-        found = _peak(counts, _day)
-        assert found is not None
-        at = _day_start(found[0]).isoformat()  # type: ignore[arg-type]
-    else:
-        fn = _hour if unit == "hour" else (lambda t: t)
-        found = _peak(counts, fn)
-        assert found is not None
-        at = local_iso(found[0])  # type: ignore[arg-type]
-    return judged(found[1], norm, "le", unit=f"per {unit}", at=at)
+    when, value = found
+    at = _day_start(when).isoformat() if unit == "day" else local_iso(when)  # type: ignore[arg-type]
+    return judged(value, norm, "le", unit=f"per {unit}", at=at)
 
 
-def mijnoverheid_kpis(ctx: Context) -> dict[str, Kpi]:
-    """Every MijnOverheid KPI of R18, R19 and R23 (interfaces.md "MijnOverheid KPIs, exactly")."""
+def _daily_peak(hours: Iterable[tuple[datetime, int]]) -> tuple[date, int] | None:
+    per: dict[date, int] = defaultdict(int)
+    for h, n in hours:
+        per[_day(h)] += n
+    return _peak(per)
+
+
+def mijnoverheid_kpis(ctx: Context, measures: MijnOverheidMeasures | None = None) -> dict[str, Kpi]:
+    """Every MijnOverheid KPI of R18, R19 and R23 (interfaces.md "MijnOverheid KPIs, exactly").
+
+    ``measures`` are the month's figures summed elsewhere (the report's ClickHouse queries); without them
+    they are summed here from the context's bucket rows (:func:`mijnoverheid_measures`).
+    """
     limits: MijnOverheidLimits | None = ctx.norms.mijnoverheid
     if limits is None:
         return {}
+    m = mijnoverheid_measures(ctx) if measures is None else measures
+    msg = m.messages
     out: dict[str, Kpi] = {}
-    month_end_k = instant_key(ctx.month.end)
 
     # Messages (by received_at).
-    msg_rows = list(ctx.rows("message_second"))
-    msg_counts = [(k[3], v[0]) for k, v in msg_rows]
-    out["messages_peak_per_day"] = _peak_kpi(msg_counts, "day", limits.messages_per_day)
-    out["messages_peak_per_hour"] = _peak_kpi(msg_counts, "hour", limits.messages_per_hour)
-    out["messages_peak_per_second"] = _peak_kpi(msg_counts, "second", limits.messages_per_second)
+    out["messages_peak_per_day"] = _peak_kpi(_daily_peak(m.messages_per_hour), "day", limits.messages_per_day)
+    out["messages_peak_per_hour"] = _peak_kpi(
+        _peak(dict(m.messages_per_hour)), "hour", limits.messages_per_hour
+    )
+    out["messages_peak_per_second"] = _peak_kpi(m.messages_peak_second, "second", limits.messages_per_second)
 
-    limit_us = round(limits.message_processing_hours * 3_600_000_000)
-    processed = within = late_pending = pending = 0
-    for k, v in msg_rows:
-        processed += v[5]
-        within += v[6]
-        if v[7]:
-            pending += v[7]
-            # Second resolution: a message received in second t passed its limit when t + limit < month end.
-            if instant_key(k[3]) + limit_us < month_end_k:
-                late_pending += v[7]
-    count = processed + late_pending
+    count = msg.processed + msg.pending_past_limit
     out["messages_within_24h"] = judged(
-        share(within, count),
+        share(msg.processed_within, count),
         limits.message_processing_norm,
         "ge",
         unit="%",
         count=count,
-        within=within,
-        pending_past_limit=late_pending,
-        pending_within_limit=pending - late_pending,
+        within=msg.processed_within,
+        pending_past_limit=msg.pending_past_limit,
+        pending_within_limit=msg.pending - msg.pending_past_limit,
     )
-
-    total = sum(v[0] for _, v in msg_rows)
-    with_attachment = sum(v[3] for _, v in msg_rows)
-    over = sum(v[4] for _, v in msg_rows)
     out["attachments_share"] = judged(
-        share(with_attachment, total),
+        share(msg.with_attachment, msg.count),
         limits.attachments_share_max,
         "le",
         unit="%",
-        count=total,
-        with_attachment=with_attachment,
+        count=msg.count,
+        with_attachment=msg.with_attachment,
     )
     out["attachments_over_500kb"] = judged(
-        over if total else None,
+        msg.over_bytes if msg.count else None,
         limits.attachments_over_max,
         "le",
         unit="count",
-        count=total,
+        count=msg.count,
         limit_bytes=limits.attachment_bytes_max,
     )
 
     # Notifications (by queued_at).
-    notif_counts = [(k[3], v[0]) for k, v in ctx.rows("notification_minute")]
-    out["notifications_peak_per_hour"] = _peak_kpi(notif_counts, "hour", limits.notifications_per_hour)
-    out["notifications_peak_per_day"] = _peak_kpi(notif_counts, "day", limits.notifications_per_day)
-    order_rows = [(k[3], k[5], k[4], v[0]) for k, v in ctx.rows("notification_order")]
+    out["notifications_peak_per_hour"] = _peak_kpi(
+        _peak(dict(m.notifications_per_hour)), "hour", limits.notifications_per_hour
+    )
+    out["notifications_peak_per_day"] = _peak_kpi(
+        _daily_peak(m.notifications_per_hour), "day", limits.notifications_per_day
+    )
     out["notifications_out_of_order"] = judged(
-        notifications_out_of_order(order_rows) if order_rows else None,
+        m.notifications_out_of_order,
         limits.notifications_out_of_order,
         "le",
         unit="count",
-        compared=sum(r[3] for r in order_rows),
+        compared=m.notifications_compared,
     )
 
     # API requests (by received_at).
     per_api: dict[str, list[tuple[datetime, int, int]]] = defaultdict(list)
-    for k, v in ctx.rows("api_minute"):
-        per_api[k[4]].append((k[3], v[0], v[1]))
+    for api, h, c, w in m.api_per_hour:
+        per_api[api].append((h, c, w))
 
     def api_share(apis: Iterable[str], norm: float, **extra: object) -> Kpi:
         n = w = 0
@@ -165,29 +298,27 @@ def mijnoverheid_kpis(ctx: Context) -> dict[str, Kpi]:
     out["berichtpresentatie_within_200ms"] = api_share(
         ["berichtpresentatie"], limits.berichtpresentatie_norm, limit_ms=limits.berichtpresentatie_ms
     )
+    validatie_hours: dict[datetime, int] = defaultdict(int)
+    for h, c, _ in per_api.get("validatieservice", []):
+        validatie_hours[h] += c
     out["validatieservice_peak_per_hour"] = _peak_kpi(
-        [(t, c) for t, c, _ in per_api.get("validatieservice", [])], "hour", limits.validatieservice_per_hour
+        _peak(validatie_hours), "hour", limits.validatieservice_per_hour
     )
     out["validatieservice_within_30s"] = api_share(
         ["validatieservice"], limits.validatieservice_norm, limit_seconds=limits.validatieservice_seconds
     )
     out["abonnement_within_4h"] = api_share(
-        _ABONNEMENT, limits.abonnement_norm, limit_hours=limits.abonnement_hours
+        ABONNEMENT_APIS, limits.abonnement_norm, limit_hours=limits.abonnement_hours
     )
 
     night = limits.abonnement_night
     items = []
-    any_rows = False
-    for api in _ABONNEMENT:
-        per_night: dict[date, int] = defaultdict(int)
-        for t, c, _ in per_api.get(api, []):
-            any_rows = True
-            d = night_of(t, night.from_, night.to)
-            if d is not None:
-                per_night[d] += c
+    for api in ABONNEMENT_APIS:
+        per_night = {d: n for a, d, n in m.abonnement_per_night if a == api}
         norm = limits.abonnement_per_night[api]
-        if per_night:
-            d, n = min(per_night.items(), key=lambda kv: (-kv[1], kv[0]))
+        found = _peak(per_night)
+        if found is not None:
+            d, n = found
             at = datetime.combine(d, night.from_, tzinfo=TZ).isoformat()
             items.append(
                 {
@@ -201,7 +332,7 @@ def mijnoverheid_kpis(ctx: Context) -> dict[str, Kpi]:
             )
         else:
             items.append({"api": api, "value": 0, "norm": norm, "night": None, "at": None, "status": "met"})
-    if any_rows:
+    if any(api in per_api for api in ABONNEMENT_APIS):
         breached = any(i["status"] == "breached" for i in items)
         out["abonnement_peak_per_night"] = Kpi(
             value=max(i["value"] for i in items),
@@ -215,12 +346,12 @@ def mijnoverheid_kpis(ctx: Context) -> dict[str, Kpi]:
 
     # Forecasts (R19): |actual − forecast| / forecast × 100 per afnemer with a forecast for the month.
     actual: dict[str, int] = defaultdict(int)
-    for k, v in msg_rows:
-        actual[k[2]] += v[0]
+    for _, afnemer, offered, _, _ in m.messages_per_day:
+        actual[afnemer] += offered
     month_key = str(ctx.month)
     f_items = []
-    for (svc, env, afnemer, m), forecast in sorted(ctx.snapshots.forecasts.items()):
-        if svc != ctx.service or env != ctx.environment or m != month_key:
+    for (svc, env, afnemer, mk), forecast in sorted(ctx.snapshots.forecasts.items()):
+        if svc != ctx.service or env != ctx.environment or mk != month_key:
             continue
         a = actual.get(afnemer, 0)
         deviation = abs(a - forecast) / forecast * 100.0 if forecast > 0 else (0.0 if a == 0 else None)
@@ -253,23 +384,17 @@ def mijnoverheid_kpis(ctx: Context) -> dict[str, Kpi]:
         out["forecast_deviation"] = no_data(norm=limits.forecast_deviation_max, unit="%", items=[])
 
     # Daily counts per afnemer (R23).
-    daily: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for k, v in msg_rows:
-        row = daily[(_day(k[3]), k[2])]
-        row[0] += v[0]
-        row[1] += v[5]
-        row[2] += v[2]
     d_items = [
-        {"date": d.isoformat(), "afnemer_id": a, "offered": r[0], "processed": r[1], "rejected": r[2]}
-        for (d, a), r in sorted(daily.items())
+        {"date": d.isoformat(), "afnemer_id": a, "offered": o, "processed": p, "rejected": r}
+        for d, a, o, p, r in m.messages_per_day
     ]
-    afnemers = sorted({a for _, a in daily if a})
+    afnemers = sorted({a for _, a, *_ in m.messages_per_day if a})
     out["messages_per_afnemer"] = info(
-        len(afnemers) if msg_rows else None,
+        len(afnemers) if m.messages_per_day else None,
         unit="afnemers",
-        messages_offered=total,
-        messages_processed=processed,
-        messages_rejected=sum(v[2] for _, v in msg_rows),
+        messages_offered=msg.count,
+        messages_processed=msg.processed,
+        messages_rejected=msg.rejected,
         items=d_items,
     )
     return out

@@ -1,0 +1,15 @@
+-- MijnOverheid notifications per clock hour of queued_at, over all channels and afnemers (R18: at most
+-- 125,000 per hour and 3,000,000 per calendar day; a UTC hour lies in one local day).
+-- Parameters: service, environment, month (its first day).
+-- clickhouse-client --param_service=mijnoverheid --param_environment=production --param_month=2026-03-01 \
+--   --queries-file sql/queries/mijnoverheid_notification_hours.sql
+SELECT
+    toStartOfHour(minute) AS hour,
+    sum(count)            AS notifications
+FROM sno_notification_minute
+WHERE service = {service:String}
+  AND environment = {environment:String}
+  AND minute >= toDateTime({month:Date}, 'Europe/Amsterdam')
+  AND minute < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+GROUP BY hour
+ORDER BY hour
