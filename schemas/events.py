@@ -97,9 +97,11 @@ KEY_FIELDS: Final[dict[str, str]] = {
 #: would otherwise fail at insert time, inside the worker.
 MAX_INT: Final = 2**63 - 1
 
-#: RFC 3339 date-time with a mandatory offset (`Z` or `±hh:mm`). Field ranges (month 13, hour 25) are
-#: checked by the datetime parser that runs after this pattern.
-INSTANT_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+#: RFC 3339 date-time with a mandatory offset (`Z` or `±hh:mm`), in the years 2000–2099. Field ranges
+#: (month 13, hour 25) are checked by the datetime parser that runs after this pattern. The year range
+#: keeps every instant storable (ClickHouse DateTime runs 1970–2106) and judgeable by the calendar: an
+#: event dated 0001 or 9999 is a producer's bug and goes to the dead letters, not into a rollup.
+INSTANT_PATTERN: Final = r"^20\d{2}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 #: The same without the offset: an instant that is otherwise well formed but naive.
 NAIVE_INSTANT_PATTERN: Final = re.compile(r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 

@@ -194,6 +194,9 @@ def _rejection(exc: ValidationError, event_type: str) -> Rejected:
         )
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == INSTANT_PATTERN:
         return Rejected(
-            "invalid_field", f"the field {field} is not an RFC 3339 instant with offset", field, event_type
+            "invalid_field",
+            f"the field {field} is not an RFC 3339 instant with offset in the years 2000–2099",
+            field,
+            event_type,
         )
     return Rejected("invalid_field", f"the field {field} is invalid: {error['msg']}", field, event_type)

@@ -1,9 +1,8 @@
 """The Faust application: one thin agent per input topic, all handing batches to one sink.
 
-An agent only takes a batch of raw records (value bytes plus topic/partition/offset) and awaits the
-sink's flush. Faust acknowledges the batch's offsets only after the body of the `take_events` loop has
-returned, so a Kafka commit never runs ahead of what ClickHouse holds; ClickHouse's ledger decides what
-was counted (streams/README.md).
+An agent only takes a batch of raw records (value bytes plus topic/partition/offset) and hands it to the
+sink. Faust's offset commits may run ahead of ClickHouse; they only save re-reading, because every
+assignment seeks to what ClickHouse's ledger holds, which decides what was counted (streams/README.md).
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ def build_app(settings: PipelineSettings, sink: Any,
     deadletter = app.topic(DEADLETTER_TOPIC, value_serializer="raw", key_serializer="raw")
 
     async def publish_deadletters(letters: list[tuple[bytes, bytes]]) -> None:
-        for key, value in letters:
-            await deadletter.send(key=key, value=value)
+        sent = [await deadletter.send(key=key, value=value) for key, value in letters]
+        await asyncio.gather(*sent)  # delivered, not only buffered
 
     sink.publish_deadletters = publish_deadletters
 
@@ -50,8 +49,9 @@ def build_app(settings: PipelineSettings, sink: Any,
 
     async def publish_alerts(alerts: list[Any]) -> None:
         """To `sno.alerts` keyed by alert id (a consumer de-duplicates by it), then to Alertmanager."""
-        for alert in alerts:
-            await alerts_topic.send(key=alert.alert_id.encode(), value=orjson.dumps(alert.as_json()))
+        sent = [await alerts_topic.send(key=alert.alert_id.encode(), value=orjson.dumps(alert.as_json()))
+                for alert in alerts]
+        await asyncio.gather(*sent)  # delivered, not only buffered
         if settings.alertmanager:
             from sno.alertmanager import post_alerts
 
@@ -63,9 +63,9 @@ def build_app(settings: PipelineSettings, sink: Any,
 
     sink.publish_alerts = publish_alerts
 
-    @app.on_partitions_assigned.connect
-    async def _assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
-        await sink.on_assigned(_input_tps(assigned))
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
+        await sink.on_revoked()
 
     _seek_to_ledger(app, sink)
     return app
@@ -78,8 +78,8 @@ def _input_tps(tps: Any) -> set[tuple[str, int]]:
 def _seek_to_ledger(app: faust.App, sink: Any) -> None:
     """After Faust seeks to the committed offsets, seek again to what the ClickHouse ledger holds.
 
-    Faust calls `perform_seek` when a (re)assignment is ready. The committed offset is never ahead of the
-    ledger (acks follow writes), but it can be behind it, or belong to another store altogether; the
+    Faust calls `perform_seek` when a (re)assignment is ready. The committed offset can be ahead of the
+    ledger (acks follow hand-over, not writes), behind it, or belong to another store altogether; the
     ledger is the truth, so every assigned input partition resumes right after its last counted offset.
     """
     consumer = app.consumer

@@ -8,6 +8,7 @@ finish an interrupted batch with the same insert tokens (streams/README.md).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +26,27 @@ from sno.core.intervals import instant_key
 from sno.core.snapshots import SNAPSHOT_TYPES
 from streams.sink import TP, FoldedBatch, RawRecord, TableRows
 
-ALERT_COLUMNS = ("alert_id", "rule", "severity", "state", "service", "environment", "afnemer_id", "subject",
-                 "value", "norm", "event_time", "emitted_at", "replayed", "summary")
+#: dead-letter reason for a valid event the fold could not handle (a bug or an unforeseen value; the
+#: event is kept in full in the dead letters and nothing of it is counted)
+UNPROCESSABLE = "unprocessable"
+log = logging.getLogger(__name__)
+
+ALERT_COLUMNS = (
+    "alert_id",
+    "rule",
+    "severity",
+    "state",
+    "service",
+    "environment",
+    "afnemer_id",
+    "subject",
+    "value",
+    "norm",
+    "event_time",
+    "emitted_at",
+    "replayed",
+    "summary",
+)
 
 
 class EventProcessor:
@@ -46,8 +66,13 @@ class EventProcessor:
             seen.setdefault((kind, event_id), []).append(t)
             newest = t if newest is None or t > newest else newest
         dedup = Deduplicator()
-        dedup.restore({"window_seconds": dedup.window.total_seconds(), "newest": newest,
-                       "seen": [[k, e, times] for (k, e), times in seen.items()]})
+        dedup.restore(
+            {
+                "window_seconds": dedup.window.total_seconds(),
+                "newest": newest,
+                "seen": [[k, e, times] for (k, e), times in seen.items()],
+            }
+        )
         self.seen[tp] = dedup
 
     def forget(self, tp: TP) -> None:
@@ -67,25 +92,42 @@ class EventProcessor:
         for topic, partition, offset, raw in sorted(records, key=lambda r: (r[0], r[1], r[2])):
             result = validate(raw)
             if isinstance(result, Rejected):
-                batch.rejected += 1
-                letter = deadletter_record(result, raw, TopicSource(topic, partition, offset), now=now)
-                dead_rows.append((topic, partition, offset, result.reason, result.message,
-                                  letter["original"], now))
-                day_key = (now.date(), topic, result.reason)
-                dead_daily[day_key] = dead_daily.get(day_key, 0) + 1
-                batch.deadletters.append((f"{topic}/{partition}/{offset}".encode(), orjson.dumps(letter)))
+                self._dead_letter(batch, dead_rows, dead_daily, result, topic, partition, offset, raw, now)
                 continue
             record = result.record
             kind = result.type
+            try:
+                # Everything that could fail on a strange but valid event is computed before any state
+                # changes, so a failure dead-letters the event and leaves the batch consistent.
+                if kind in SNAPSHOT_TYPES:
+                    months = {Month.of(v) for v in record.values() if isinstance(v, datetime)}
+                    rows: list[Any] = []
+                    at = None
+                else:
+                    at = event_time(record)
+                    months = {Month.of(at)}
+                    rows = contributions(record, self.catalogue)
+            except Exception as exc:
+                why = Rejected(
+                    UNPROCESSABLE, f"the event could not be folded ({type(exc).__name__}: {exc})", None, kind
+                )
+                self._dead_letter(batch, dead_rows, dead_daily, why, topic, partition, offset, raw, now)
+                continue
+            service, environment = record["service"], record["environment"]
+            batch.touched.update((service, environment, str(m)) for m in months)
             if kind in SNAPSHOT_TYPES:
                 batch.processed += 1
-                snapshots.append((kind, record["service"], record["environment"],
-                                  record[SNAPSHOT_TYPES[kind]], record["updated_at"], raw.decode()))
-                for value in record.values():  # an outage across a month end changes both months
-                    if isinstance(value, datetime):
-                        self._touch(batch, record, value)
-                if engine is not None:
-                    batch.alerts += engine.observe(record)
+                snapshots.append(
+                    (
+                        kind,
+                        service,
+                        environment,
+                        record[SNAPSHOT_TYPES[kind]],
+                        record["updated_at"],
+                        raw.decode(),
+                    )
+                )
+                self._observe(batch, record)
                 continue
             dedup = self.seen.get((topic, partition))
             if dedup is None:
@@ -93,18 +135,24 @@ class EventProcessor:
             if dedup.is_duplicate(record):
                 batch.duplicates += 1
                 continue
-            at = event_time(record)
-            if engine is not None:
-                batch.alerts += engine.observe(record)
-                if newest is None or at > newest:
-                    newest = at
+            assert at is not None
+            if newest is None or at > newest:
+                newest = at
+            self._observe(batch, record)
             batch.processed += 1
             seen_rows.append((topic, partition, kind, record["event_id"], at, ""))
-            self._touch(batch, record, at)
             if kind == "forecast":  # latest arrival wins (the core's Snapshots): stamped with arrival time
-                snapshots.append((kind, record["service"], record["environment"],
-                                  f"{record['afnemer_id']}/{record['month']}", now, raw.decode()))
-            for family, bucket_key, values in contributions(record, self.catalogue):
+                snapshots.append(
+                    (
+                        kind,
+                        service,
+                        environment,
+                        f"{record['afnemer_id']}/{record['month']}",
+                        now,
+                        raw.decode(),
+                    )
+                )
+            for family, bucket_key, values in rows:
                 table = sums.setdefault(family, {})
                 current = table.get(bucket_key)
                 if current is None:
@@ -113,30 +161,77 @@ class EventProcessor:
                     for i, v in enumerate(values):
                         current[i] += v
         if engine is not None and newest is not None:
-            batch.alerts += engine.advance(newest)
+            try:
+                batch.alerts += engine.advance(newest)
+            except Exception:  # alerts are best effort; the rollups, the KPIs' truth, go on
+                log.exception("the alert engine failed to advance to %s", newest)
         if batch.alerts:
             batch.tables.append(TableRows("sno_alerts", ALERT_COLUMNS, [_alert_row(a) for a in batch.alerts]))
         for name, rows in sorted(sums.items()):
             family = FAMILIES[name]
-            batch.tables.append(TableRows(
-                f"sno_{name}", (*family.keys, *family.values), [(*k, *v) for k, v in rows.items()],
-                key_width=len(family.keys),
-            ))
-        batch.tables.append(TableRows(
-            "sno_snapshots", ("kind", "service", "environment", "id", "updated_at", "payload"), snapshots))
-        batch.tables.append(TableRows(
-            "sno_seen", ("topic", "partition", "event_type", "event_id", "event_time", "token"), seen_rows))
-        batch.tables.append(TableRows(
-            "sno_deadletter",
-            ("topic", "partition", "offset", "reason", "message", "original", "received_at"), dead_rows))
-        batch.tables.append(TableRows(
-            "sno_deadletter_daily", ("day", "topic", "reason", "records"),
-            [(*k, n) for k, n in dead_daily.items()], key_width=3))
+            batch.tables.append(
+                TableRows(
+                    f"sno_{name}",
+                    (*family.keys, *family.values),
+                    [(*k, *v) for k, v in rows.items()],
+                    key_width=len(family.keys),
+                )
+            )
+        batch.tables.append(
+            TableRows(
+                "sno_snapshots", ("kind", "service", "environment", "id", "updated_at", "payload"), snapshots
+            )
+        )
+        batch.tables.append(
+            TableRows(
+                "sno_seen", ("topic", "partition", "event_type", "event_id", "event_time", "token"), seen_rows
+            )
+        )
+        batch.tables.append(
+            TableRows(
+                "sno_deadletter",
+                ("topic", "partition", "offset", "reason", "message", "original", "received_at"),
+                dead_rows,
+            )
+        )
+        batch.tables.append(
+            TableRows(
+                "sno_deadletter_daily",
+                ("day", "topic", "reason", "records"),
+                [(*k, n) for k, n in dead_daily.items()],
+                key_width=3,
+            )
+        )
         return batch
 
+    def _observe(self, batch: FoldedBatch, record: dict[str, Any]) -> None:
+        if self.alerts is None:
+            return
+        try:
+            batch.alerts += self.alerts.observe(record)
+        except Exception:  # alerts are best effort; the rollups, the KPIs' truth, go on
+            log.exception("the alert engine failed on a %s event", record.get("type"))
+
     @staticmethod
-    def _touch(batch: FoldedBatch, record: dict[str, Any], at: datetime) -> None:
-        batch.touched.add((record["service"], record["environment"], str(Month.of(at))))
+    def _dead_letter(
+        batch: FoldedBatch,
+        dead_rows: list[tuple[Any, ...]],
+        dead_daily: dict[tuple[Any, ...], int],
+        rejected: Rejected,
+        topic: str,
+        partition: int,
+        offset: int,
+        raw: bytes,
+        now: datetime,
+    ) -> None:
+        batch.rejected += 1
+        letter = deadletter_record(rejected, raw, TopicSource(topic, partition, offset), now=now)
+        dead_rows.append(
+            (topic, partition, offset, rejected.reason, rejected.message, letter["original"], now)
+        )
+        day_key = (now.date(), topic, rejected.reason)
+        dead_daily[day_key] = dead_daily.get(day_key, 0) + 1
+        batch.deadletters.append((f"{topic}/{partition}/{offset}".encode(), orjson.dumps(letter)))
 
 
 def _alert_row(alert: Alert) -> tuple[Any, ...]:

@@ -170,6 +170,10 @@ class Stats:
     last_write_at: float | None = None
 
 
+class RecoveryError(RuntimeError):
+    """An unfinished batch cannot be finished exactly; the worker stops rather than guess."""
+
+
 class FaultPoint:
     """Crash injection for the fault tests: `SNO_FAULT=<point>:<n>` SIGKILLs the worker at the n-th
     batch reaching <point> (`before_write`, `mid_write`, `after_write`). A real SIGKILL of the real
@@ -211,6 +215,8 @@ class ClickHouseSink:
         self._queue: asyncio.Queue[tuple[list[RawRecord], dict[TP, tuple[int, int]], str]] = asyncio.Queue(16)
         self._writer: asyncio.Future[None] | None = None
         self._error: Exception | None = None
+        #: the error that stopped the worker (run_worker turns it into a non-zero exit)
+        self.fatal: BaseException | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         #: folding runs in a thread of its own, one batch at a time (the processor is not thread-safe),
         #: so the event loop keeps fetching while a batch is validated and folded
@@ -226,7 +232,7 @@ class ClickHouseSink:
         async with self._lock:
             await self.idle()
             for tp in self.assigned - tps:
-                self.processor.forget(tp)
+                await self._in_folder(self.processor.forget, tp)
                 self.positions.pop(tp, None)
                 self.queued.pop(tp, None)
             new = tps - self.assigned
@@ -236,19 +242,33 @@ class ClickHouseSink:
 
     async def _recover(self, tps: set[TP]) -> None:
         state = await self._ch(self._read_ledger, sorted(tps))
-        pending: dict[str, dict[TP, tuple[int, int]]] = {}
+        tokens: set[str] = set()
         for tp, (done_to, pending_entry) in state.items():
             if done_to is not None:
                 self.positions[tp] = done_to
             if pending_entry is not None:
-                token, low, high = pending_entry
-                pending.setdefault(token, {})[tp] = (low, high)
-        for tp in tps:
-            exclude = {tok for tok, ranges in pending.items() if tp in ranges}
+                tokens.add(pending_entry[0])
+        # An unfinished write may span partitions assigned elsewhere (merged batches): it is finished
+        # whole, with every partition's de-duplication state as it was before it, or its token would
+        # drop the part of it that another worker writes under the same token.
+        pending = {token: await self._ch(self._token_ranges, token) for token in sorted(tokens)}
+        involved = set(tps).union(*(ranges.keys() for ranges in pending.values()))
+        for tp in sorted(involved):
+            exclude = {token for token, ranges in pending.items() if tp in ranges}
             rows = await self._ch(self._read_seen, tp, exclude)
-            self.processor.load_seen(tp, rows)
+            await self._in_folder(self.processor.load_seen, tp, rows)
         for token, ranges in pending.items():
             await self._redo(token, ranges)
+        for tp in involved - self.assigned:
+            await self._in_folder(self.processor.forget, tp)
+
+    def _token_ranges(self, token: str) -> dict[TP, tuple[int, int]]:
+        rows = self.store.query(
+            "SELECT topic, partition, min(from_offset), max(to_offset) FROM sno_ledger "
+            "WHERE epoch = {epoch:String} AND token = {token:String} GROUP BY topic, partition",
+            {"epoch": self.epoch, "token": token},
+        )
+        return {(str(t), int(p)): (int(a), int(b)) for t, p, a, b in rows}
 
     def _read_ledger(self, tps: list[TP]) -> dict[TP, tuple[int | None, tuple[str, int, int] | None]]:
         result: dict[TP, tuple[int | None, tuple[str, int, int] | None]] = {}
@@ -292,14 +312,20 @@ class ClickHouseSink:
         records = await read_ranges(self.bootstrap, ranges)
         got = batch_ranges(records)
         if got != ranges:
-            log.error("cannot re-read pending batch %s: wanted %s, broker has %s", token, ranges, got)
-            return
+            # Carrying on would write these records again under a new token: counted twice.
+            error = RecoveryError(f"cannot re-read the unfinished batch {token}: the ledger has {ranges}, "
+                                  f"the broker returned {got}")
+            self._fatal(error)
+            raise error
         log.warning("finishing batch %s interrupted by a crash (%d records)", token, len(records))
         folded = await self._fold(records)
-        await self._publish_alerts(folded)
+        await self._publish_outputs(folded)
         await self._write(folded, ranges, token)
         for tp, (_low, high) in ranges.items():
-            self.queued[tp] = max(self.queued.get(tp, -1), high)
+            if tp in self.assigned:
+                self.queued[tp] = max(self.queued.get(tp, -1), high)
+            else:
+                self.positions.pop(tp, None)
         self.stats.redone += 1
 
     # -- the hot path --------------------------------------------------------------------------
@@ -319,31 +345,48 @@ class ClickHouseSink:
         if not fresh:
             return
         ranges = batch_ranges(fresh)
-        for tp, (_low, high) in ranges.items():
-            self.queued[tp] = high
         self.in_flight += 1
         try:
             folded = await self._fold(fresh)
-            await self._publish_alerts(folded)
-        except BaseException:
+            await self._publish_outputs(folded)
+        except BaseException as exc:
             self.in_flight -= 1
+            self._fatal(exc)
             raise
+        for tp, (_low, high) in ranges.items():  # handed over only once folded and about to be queued
+            self.queued[tp] = high
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._write_queued())
         await self._queue.put((folded, ranges))
 
     async def _fold(self, records: Sequence[RawRecord]) -> FoldedBatch:
-        return await asyncio.get_running_loop().run_in_executor(self._folder, self.processor.fold, records)
+        return await self._in_folder(self.processor.fold, records)  # type: ignore[no-any-return]
+
+    async def _in_folder(self, fn: Any, *args: Any) -> Any:
+        """Every call on the processor, in its one thread, in order (it is not thread-safe)."""
+        return await asyncio.get_running_loop().run_in_executor(self._folder, fn, *args)
 
     def _handed_over(self, tp: TP) -> int:
         return self.queued.get(tp, self.positions.get(tp, -1))
 
-    async def _publish_alerts(self, folded: FoldedBatch) -> None:
-        """Alerts go out before the write: on-call hears of a breach without waiting for ClickHouse. A
-        crash before the write repeats them after the restart with the same alert id, which
-        Alertmanager and consumers of `sno.alerts` de-duplicate (at least once, never lost)."""
+    async def _publish_outputs(self, folded: FoldedBatch) -> None:
+        """Alerts and dead letters go out, delivered, before the batch is written: on-call hears of a
+        breach without waiting for ClickHouse, and a crash before the `done` ledger row repeats them
+        after the restart with the same keys (alert id; topic/partition/offset), which consumers
+        de-duplicate. At least once, never lost: once `done` is written they were delivered."""
         if folded.alerts and self.publish_alerts is not None:
             await self.publish_alerts(folded.alerts)
+        if folded.deadletters and self.publish_deadletters is not None:
+            await self.publish_deadletters(folded.deadletters)
+
+    def _fatal(self, exc: BaseException) -> None:
+        """Stop the worker: a batch that cannot be folded or written must not be skipped, and carrying
+        on past it would count what follows without it. A supervisor restarts the worker, which
+        resumes from the ledger (crash-only)."""
+        if self.fatal is None and not isinstance(exc, asyncio.CancelledError):
+            self.fatal = exc
+            log.critical("stopping the worker: %s: %s", type(exc).__name__, exc)
+            os.kill(os.getpid(), signal.SIGTERM)
 
     async def _write_queued(self) -> None:
         """Write queued batches in order; batches that queued up during a write are merged into one
@@ -357,24 +400,30 @@ class ClickHouseSink:
             try:
                 if self._error is None:
                     await self._write(merge_folded([i[0] for i in items]), ranges, batch_token(ranges))
-            except Exception as exc:  # a failed write stops the worker; the ledger makes the restart exact
+            except Exception as exc:  # the ledger makes the restart exact; carrying on would not be
                 log.exception("writing a batch to ClickHouse failed")
                 self._error = exc
+                self._fatal(exc)
             finally:
                 for _ in items:
                     self.in_flight -= 1
                     self._queue.task_done()
 
     async def idle(self) -> None:
-        """Wait until every queued batch is written."""
+        """Wait until no batch is being folded or waits to be written, and every write is done."""
+        while self.in_flight:
+            await asyncio.sleep(0.01)
         await self._queue.join()
         if self._error is not None:
             raise self._error
 
+    async def on_revoked(self) -> None:
+        """Before partitions move to another worker, finish every batch of them in flight here, so the
+        new owner's ledger already holds them (otherwise both would write them)."""
+        await self.idle()
+
     async def _write(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
         await self._ch(self._write_sync, canonical(folded, token), ranges, token)
-        if folded.deadletters and self.publish_deadletters is not None:
-            await self.publish_deadletters(folded.deadletters)
         for tp, (_low, high) in ranges.items():
             self.positions[tp] = max(self.positions.get(tp, -1), high)
         self.stats.processed += folded.processed

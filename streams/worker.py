@@ -59,6 +59,7 @@ class WorkerResult:
     stats: Stats
     first_event_seconds: float | None
     seconds: float
+    error: str | None = None
 
 
 def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callable[[], bool] | None = None,
@@ -112,10 +113,16 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
                 outcome["finish"] = asyncio.ensure_future(_finish())  # off the timer: it takes a while
 
         async def _finish() -> None:
-            await refresh_kpis(sink)
-            if status_file is not None:
-                _write_status(status_file, app, sink, started, drained=True)
-            os.kill(os.getpid(), signal.SIGTERM)
+            try:
+                await refresh_kpis(sink)
+                if status_file is not None:
+                    _write_status(status_file, app, sink, started, drained=True)
+            except Exception as exc:  # the rollups are written; a failed refresh must not hang the drain
+                log.exception("refreshing sno_kpi_monthly failed")
+                outcome["drained"] = False
+                sink.fatal = exc
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)
 
         if not drain:
             @app.timer(settings.kpi_refresh_seconds)
@@ -136,9 +143,12 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
                 bar.close()
         if hasattr(processor, "close"):
             processor.close()
+        if sink.fatal is not None:
+            code = code or 3
         first = app.sno_first_event_at  # type: ignore[attr-defined]
+        error = f"{type(sink.fatal).__name__}: {sink.fatal}" if sink.fatal is not None else None
         return WorkerResult(code, sink.stats, round(first - started, 3) if first else None,
-                            round(time.monotonic() - started, 3))
+                            round(time.monotonic() - started, 3), error)
     finally:
         store.close()
 

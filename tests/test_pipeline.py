@@ -170,3 +170,31 @@ def test_a_second_worker_on_the_same_store_stops_with_one_line(fresh_broker, sto
     finally:
         holder.terminate()
         holder.wait(timeout=30)
+
+
+def test_events_dated_outside_the_storable_years_are_dead_lettered_and_the_worker_drains(
+    fresh_broker, store_path: Path
+) -> None:
+    # A schema-valid shape with the year 1960 or 9999 can be neither stored (ClickHouse DateTime runs
+    # 1970-2106) nor judged (R1 months); it must become a dead letter, never stall the worker.
+    def auth(event_id: str, year: int) -> bytes:
+        return orjson.dumps(
+            {
+                "type": "authentication",
+                "event_id": event_id,
+                "service": "digid",
+                "started_at": f"{year}-04-01T10:00:00Z",
+                "completed_at": f"{year}-04-01T10:00:01Z",
+                "outcome": "success",
+            }
+        )
+
+    lines = [auth("old", 1960), auth("far", 9999), auth("fine", 2026)]
+    produce_lines(fresh_broker.bootstrap, lines)
+    done = run_worker(fresh_broker.bootstrap, store_path, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    with open_store(store=store_path) as st:
+        dead = st.query("SELECT reason, count() FROM sno_deadletter FINAL GROUP BY reason")
+        counted = st.query("SELECT sum(count) FROM sno_auth_minute")
+    assert dead == [("invalid_field", 2)]
+    assert counted == [(1,)]

@@ -23,7 +23,7 @@ from sno.runtime.broker import LocalBroker
 from sno.runtime.store import open_store
 from tests.conftest import sno_env
 from tests.eventgen import events
-from tests.kafka_util import produce_lines
+from tests.kafka_util import produce_lines, read_topic
 from tests.test_pipeline import run_worker, stored
 
 
@@ -129,3 +129,22 @@ def test_repeated_kills_at_many_moments_still_give_the_undisturbed_store(
     resumed = run_worker(loaded_broker, store)
     assert resumed.returncode == 0
     assert snapshot_of(store) == undisturbed
+
+
+def test_dead_letters_reach_their_topic_even_when_the_worker_dies_right_after_writing(
+    fresh_broker, tmp_path: Path
+) -> None:
+    valid, invalid = events(n=300, seed=2)
+    produce_lines(fresh_broker.bootstrap, [*valid, *invalid])
+    store = tmp_path / "store"
+    killed = run_worker(fresh_broker.bootstrap, store, env=sno_env(SNO_FAULT="after_write:1"))
+    assert killed.returncode == -signal.SIGKILL
+    assert run_worker(fresh_broker.bootstrap, store).returncode == 0
+    with open_store(store=store) as st:
+        positions = {
+            f"{t}/{p}/{o}".encode()
+            for t, p, o in st.query("SELECT topic, partition, offset FROM sno_deadletter FINAL")
+        }
+    published = {key for key, _ in read_topic(fresh_broker.bootstrap, "sno.deadletter")}
+    assert len(positions) == len(invalid)
+    assert positions <= published  # at least once: none lost
