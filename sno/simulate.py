@@ -32,7 +32,6 @@ import orjson
 from sno.core.calendar import TZ, Month, WorkCalendar
 
 __all__ = [
-    "DIGID_CAPACITY_PER_MINUTE",
     "INVALID_KINDS",
     "SERVICES",
     "SimulationSummary",
@@ -41,10 +40,6 @@ __all__ = [
 ]
 
 SERVICES: Final = ("digid", "digid-machtigen", "mijnoverheid")
-
-#: R15: DigiD's capacity in authentications per minute. Used only when the norm catalogue cannot be
-#: read; the catalogue (sno/core/norms) is the source of the number.
-DIGID_CAPACITY_PER_MINUTE: Final = 10_000
 
 #: The kinds of contract-breaking lines the simulator writes (events.md, "Invalid input").
 INVALID_KINDS: Final = ("not_json", "naive_instant", "completed_before_started", "bsn_field")
@@ -313,7 +308,7 @@ class SimulationSummary:
     lines: int = 0
     bytes: int = 0
     seconds: float = 0.0
-    capacity_limit: int = DIGID_CAPACITY_PER_MINUTE
+    capacity_limit: int = 0
     burst_minutes: list[str] = field(default_factory=list)
     file: str = ""
 
@@ -356,16 +351,15 @@ class SimulationSummary:
 
 
 def digid_capacity_limit(month: Month) -> int:
-    """DigiD's authentications per minute (R15) in force in ``month``, from the norm catalogue."""
-    try:
-        from sno.core.catalogue import load_catalogue
+    """DigiD's authentications per minute (R15) in force in ``month``, from the norm catalogue; for a
+    month before the first DigiD version, the first version's limit (the burst must still look real)."""
+    from sno.core.catalogue import load_catalogue
 
-        norms = load_catalogue().norms_for("digid", month.year, month.month)
-        if norms is not None and norms.performance is not None:
-            return int(norms.performance.capacity_per_minute)
-    except Exception:  # a month before any version, or a catalogue that cannot be read
-        pass
-    return DIGID_CAPACITY_PER_MINUTE
+    catalogue = load_catalogue()
+    norms = catalogue.norms_for("digid", month.year, month.month) or catalogue.versions["digid"][0]
+    if norms.performance is None:
+        raise ValueError("the DigiD norm file has no [performance] section")
+    return int(norms.performance.capacity_per_minute)
 
 
 def simulate(

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from sno.core.calendar import TZ, Month
-from sno.simulate import DIGID_CAPACITY_PER_MINUTE, SimulationSummary, simulate
+from sno.simulate import SimulationSummary, simulate
 
 MONTH = "2026-04"
 
@@ -344,14 +344,11 @@ def test_the_five_largest_afnemers_hold_more_than_thirty_percent_of_digid_volume
 
 def test_the_capacity_burst_has_a_minute_over_the_digid_limit(month_run: Run) -> None:
     """R15, R16: a few minutes over the limit of the norm catalogue (10,000 per minute for DigiD)."""
-    try:
-        from sno.core.catalogue import load_catalogue
+    from sno.core.catalogue import load_catalogue
 
-        norms = load_catalogue().norms_for("digid", 2026, 4)
-        assert norms is not None and norms.performance is not None
-        limit = norms.performance.capacity_per_minute
-    except ImportError:
-        limit = DIGID_CAPACITY_PER_MINUTE
+    norms = load_catalogue().norms_for("digid", 2026, 4)
+    assert norms is not None and norms.performance is not None
+    limit = norms.performance.capacity_per_minute
     assert month_run.summary.capacity_limit == limit
     over = _burst_minutes(month_run)
     assert over
