@@ -38,7 +38,7 @@ def _events_file(folder: Path, n: int, seed: int) -> tuple[Path, list[tuple[str,
     from schemas.validate import Accepted, validate
     from sno.simulate import simulate
 
-    scale = max(0.0002, 0.001 * n / LINES_PER_MILLI_SCALE * 1.05)
+    scale = max(0.0002, 0.001 * n / LINES_PER_MILLI_SCALE * 1.15)
     raw = folder / "simulated.jsonl"
     with raw.open("wb") as out:
         simulate(BENCH_MONTH, scale=scale, seed=seed, out=out)
@@ -103,8 +103,10 @@ async def _raw_consume(bootstrap: str, topics: set[str], n: int) -> float:
 
 def _noop_ceiling(bootstrap: str, n: int, folder: Path) -> float:
     out = folder / "noop.json"
-    subprocess.run([sys.executable, "-m", "streams.noop", "--broker", bootstrap, "--events", str(n),
-                    "--out", str(out)], check=True, timeout=600, stdout=subprocess.DEVNULL)
+    proc = subprocess.run([sys.executable, "-m", "streams.noop", "--broker", bootstrap, "--events", str(n),
+                           "--out", str(out)], timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if not out.exists():
+        raise RuntimeError(f"the no-op Faust ceiling run failed: {proc.stderr.decode()[-500:]}")
     data = json.loads(out.read_text())
     return data["count"] / max(1e-9, data["last"] - data["first"])
 

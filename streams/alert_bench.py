@@ -41,7 +41,7 @@ async def _measure(bootstrap: str, rate: float) -> list[float]:
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     consumer = AIOKafkaConsumer("sno.alerts", bootstrap_servers=bootstrap, group_id=None,
-                                auto_offset_reset="latest")
+                                auto_offset_reset="latest", fetch_max_wait_ms=20)
     await producer.start()
     await consumer.start()
     sent: dict[str, float] = {}

@@ -23,12 +23,16 @@ class CountingSink:
         self.positions: dict[tuple[str, int], int] = {}
         self.assigned: set[tuple[str, int]] = set()
         self.publish_deadletters: Any = None
+        self.publish_alerts: Any = None
         self.count = 0
         self.first: float | None = None
         self.last: float | None = None
 
     async def on_assigned(self, tps: set[tuple[str, int]]) -> None:
         self.assigned = set(tps)
+
+    async def on_revoked(self) -> None:
+        return None
 
     async def flush(self, records: list[Any]) -> None:
         now = time.time()

@@ -37,7 +37,7 @@ class PipelineSettings:
     store: Path = field(default_factory=lambda: Path(os.environ.get("SNO_STORE", "./sno-data")))
     app_id: str = "sno-pipeline"
     #: events per flush to ClickHouse; one flush = one ledger entry per topic-partition.
-    batch_size: int = 5000
+    batch_size: int = 1000
     #: seconds to wait for a batch to fill before flushing what there is (bounds alert latency).
     batch_within: float = 0.1
     #: partitions of the input topics when the worker creates them (the broker auto-creates otherwise).

@@ -23,7 +23,8 @@ from sno.runtime.broker import broker_or_local
     show_default=True,
     help="Partitions per input topic when the worker creates the topics.",
 )
-@click.option("--batch-size", type=int, default=5000, show_default=True, help="Events per ClickHouse flush.")
+@click.option("--batch-size", type=int, default=1000, show_default=True,
+              help="Events per agent batch (folded together; queued batches are written together).")
 @click.option("--web", is_flag=True, help="Serve Faust's web endpoints (metrics, table views) on --web-port.")
 @click.option("--web-port", type=int, default=6066, show_default=True)
 @click.option(
@@ -74,7 +75,8 @@ def command(
         )
         result = run_worker(settings, drain=drain, status_file=status_file, progress=sys.stderr.isatty())
     if result.code:
-        fail("the worker stopped before it was drained" if drain else "the worker stopped", result.code)
+        what = "the worker stopped before it was drained" if drain else "the worker stopped"
+        fail(what + (f" ({result.error})" if result.error else ""), result.code)
     if drain:
         s = result.stats
         click.echo(
