@@ -1,8 +1,8 @@
 """The ClickHouse sink: writes each batch so that a crash at any moment neither loses nor doubles a count.
 
-Protocol per flushed batch (streams/README.md has the argument):
+Protocol per write (streams/README.md has the argument; a write is one or more merged batches):
 
-1. `sno_ledger` gets one `pending` row per topic-partition of the batch: its offset range and the batch
+1. `sno_ledger` gets one `pending` row per topic-partition of the write: its offset range and the write's
    token, a hash of those ranges. `sno_ledger` is not partitioned, so this insert is one part: all or
    nothing.
 2. Every other table gets its rows with `insert_deduplication_token = <token>:<table>`; ClickHouse drops a
@@ -10,10 +10,10 @@ Protocol per flushed batch (streams/README.md has the argument):
 3. `sno_ledger` gets the `done` rows.
 
 On start and on every partition assignment the sink reads the ledger: records up to the last `done`
-offset are skipped, and a `pending` range (a crash between 1 and 3) is read again from Kafka, exactly that
-range, folded with the de-duplication state as it was before the batch, and written with the same token:
-what had landed is dropped by ClickHouse, what had not lands now. Kafka's committed offsets only save
-re-reading; they never decide what is counted.
+offset are skipped, and a `pending` write (a crash between 1 and 3) is read again from Kafka, exactly its
+ranges (all of them, also partitions assigned elsewhere), folded with the de-duplication state as it was
+before, and written with the same token: what had landed is dropped by ClickHouse, what had not lands now.
+Kafka's committed offsets only save re-reading; they never decide what is counted.
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ class FoldedBatch:
     processed: int = 0
     rejected: int = 0
     duplicates: int = 0
-    skipped: int = 0
     touched: set[tuple[str, str, str]] = field(default_factory=set)  # (service, environment, month)
     #: (key, value) records for `sno.deadletter`, published after the batch is written
     deadletters: list[tuple[bytes, bytes]] = field(default_factory=list)
