@@ -7,6 +7,7 @@ before committing it: the JSON must still equal `reference_report` and the hand-
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -64,6 +65,13 @@ def _sno(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
 
 
 def _month_report(store: Path, service: str, month: str = MONTH, days: bool = True):  # type: ignore[no-untyped-def]
+    return _loaded(str(store), service, month, days)
+
+
+@functools.cache
+def _loaded(store: str, service: str, month: str, days: bool):  # type: ignore[no-untyped-def]
+    """Each month read once per module: fewer openings of the embedded engine in this one process (the
+    reports are read-only values; tests render them, never change them)."""
     with open_store(store=store) as st:
         return load_month(st, service, "production", Month.parse(month), load_catalogue(), days=days)
 
