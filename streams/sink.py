@@ -46,6 +46,8 @@ class TableRows:
     rows: list[Sequence[Any]] = field(default_factory=list)
     #: leading key columns of a summing table: rows with equal keys add up (None: rows are kept as they are)
     key_width: int | None = None
+    #: the rows as JSON Lines, one chunk per month partition in month order (set by the fold process)
+    chunks: list[tuple[tuple[int, int], bytes]] = field(default_factory=list)
 
 
 @dataclass
@@ -100,10 +102,12 @@ def merge_folded(batches: Sequence[FoldedBatch]) -> FoldedBatch:
         return batches[0]
     tables: dict[str, TableRows] = {}
     out = FoldedBatch(tables=[])
+    chunks: dict[str, dict[tuple[int, int], list[bytes]]] = {}
     for batch in batches:
         for t in batch.tables:
-            held = tables.setdefault(t.table, TableRows(t.table, t.columns, [], t.key_width))
-            held.rows.extend(t.rows)
+            tables.setdefault(t.table, TableRows(t.table, t.columns, [], t.key_width))
+            for key, payload in t.chunks:
+                chunks.setdefault(t.table, {}).setdefault(key, []).append(payload)
         out.processed += batch.processed
         out.rejected += batch.rejected
         out.duplicates += batch.duplicates
@@ -111,42 +115,10 @@ def merge_folded(batches: Sequence[FoldedBatch]) -> FoldedBatch:
         out.deadletters += batch.deadletters
         out.alerts += batch.alerts
         out.size += batch.size
+    for name, table in tables.items():
+        table.chunks = sorted((key, b"\n".join(parts)) for key, parts in chunks.get(name, {}).items())
     out.tables = list(tables.values())
     return out
-
-
-def canonical(folded: FoldedBatch, token: str) -> FoldedBatch:
-    """The rows exactly as they are inserted: summing tables summed per key, every table sorted, and
-    the write's token in the columns that carry it. The same records give the same rows whether they
-    were folded in one batch or in several merged ones, so a finished-after-crash write builds the same
-    parts and ClickHouse drops what had landed (streams/README.md)."""
-    tables = []
-    for t in folded.tables:
-        rows = t.rows
-        if t.key_width is not None:
-            sums: dict[tuple[Any, ...], list[int]] = {}
-            for row in rows:
-                key = tuple(row[: t.key_width])
-                held = sums.get(key)
-                if held is None:
-                    sums[key] = list(row[t.key_width:])
-                else:
-                    for i, v in enumerate(row[t.key_width:]):
-                        held[i] += v
-            rows = [(*k, *v) for k, v in sums.items()]
-        if "token" in t.columns:
-            at = t.columns.index("token")
-            rows = [(*r[:at], token, *r[at + 1:]) for r in rows]
-        try:
-            rows = sorted(rows)  # tuples of one type per column: the fast path
-        except TypeError:  # None beside values (optional alert fields)
-            rows = sorted(rows, key=_row_order)
-        tables.append(TableRows(t.table, t.columns, rows, t.key_width))
-    return FoldedBatch(tables=tables)
-
-
-def _row_order(row: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple((v is None, "" if v is None else v) for v in row)
 
 
 def batch_token(ranges: dict[TP, tuple[int, int]]) -> str:
@@ -253,7 +225,7 @@ class ClickHouseSink:
         pending = {token: await self._ch(self._token_ranges, token) for token in sorted(tokens)}
         involved = set(tps).union(*(ranges.keys() for ranges in pending.values()))
         for tp in sorted(involved):
-            exclude = {token for token, ranges in pending.items() if tp in ranges}
+            exclude = [ranges[tp] for ranges in pending.values() if tp in ranges]
             rows = await self._ch(self._read_seen, tp, exclude)
             await self._in_folder(self.processor.load_seen, tp, rows)
         for token, ranges in pending.items():
@@ -297,13 +269,15 @@ class ClickHouseSink:
             result[(topic, partition)] = (done_to, pending_entry)
         return result
 
-    def _read_seen(self, tp: TP, exclude_tokens: set[str]) -> list[tuple[Any, ...]]:
+    def _read_seen(self, tp: TP, exclude: list[tuple[int, int]]) -> list[tuple[Any, ...]]:
+        """The partition's counted ids of the last 24 h of event time, leaving out the offsets of an
+        unfinished write (its fold is done again from the state before it)."""
+        skip = " ".join(f"AND NOT (offset BETWEEN {int(a)} AND {int(b)})" for a, b in exclude)
+        where = f"topic = {{topic:String}} AND partition = {{partition:UInt32}} {skip}"
         return self.store.query(
-            "SELECT event_type, event_id, event_time FROM sno_seen WHERE topic = {topic:String} "
-            "AND partition = {partition:UInt32} AND token NOT IN {exclude:Array(String)} "
-            "AND event_time >= (SELECT max(event_time) FROM sno_seen WHERE topic = {topic:String} "
-            "AND partition = {partition:UInt32} AND token NOT IN {exclude:Array(String)}) - INTERVAL 24 HOUR",
-            {"topic": tp[0], "partition": tp[1], "exclude": sorted(exclude_tokens)},
+            f"SELECT event_type, event_id, event_time FROM sno_seen WHERE {where} "
+            f"AND event_time >= (SELECT max(event_time) FROM sno_seen WHERE {where}) - INTERVAL 24 HOUR",
+            {"topic": tp[0], "partition": tp[1]},
         )
 
     async def _redo(self, token: str, ranges: dict[TP, tuple[int, int]]) -> None:
@@ -312,8 +286,10 @@ class ClickHouseSink:
         got = batch_ranges(records)
         if got != ranges:
             # Carrying on would write these records again under a new token: counted twice.
-            error = RecoveryError(f"cannot re-read the unfinished batch {token}: the ledger has {ranges}, "
-                                  f"the broker returned {got}")
+            error = RecoveryError(
+                f"cannot re-read the unfinished batch {token}: the ledger has {ranges}, "
+                f"the broker returned {got}"
+            )
             self._fatal(error)
             raise error
         log.warning("finishing batch %s interrupted by a crash (%d records)", token, len(records))
@@ -422,7 +398,7 @@ class ClickHouseSink:
         await self.idle()
 
     async def _write(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
-        await self._ch(self._write_sync, canonical(folded, token), ranges, token)
+        await self._ch(self._write_sync, folded, ranges, token)
         for tp, (_low, high) in ranges.items():
             self.positions[tp] = max(self.positions.get(tp, -1), high)
         self.stats.processed += folded.processed
@@ -438,7 +414,8 @@ class ClickHouseSink:
         self.fault.reached("before_write")
         self.store.insert("sno_ledger", pending, ledger_columns)
         for i, table in enumerate(folded.tables):
-            self.store.insert(table.table, table.rows, table.columns, token=f"{token}:{table.table}")
+            payload = b"\n".join(chunk for _, chunk in table.chunks)
+            self.store.insert_json(table.table, table.columns, payload, token=f"{token}:{table.table}")
             if i == 0:
                 self.fault.reached("mid_write")
         done = [(self.epoch, t, p, a, b, token, "done") for (t, p), (a, b) in sorted(ranges.items())]
@@ -450,13 +427,15 @@ class ClickHouseSink:
         self._folder.shutdown(wait=True)
 
 
-async def read_ranges(bootstrap: str, ranges: dict[TP, tuple[int, int]],
-                      timeout: float = 30.0) -> list[RawRecord]:
+async def read_ranges(
+    bootstrap: str, ranges: dict[TP, tuple[int, int]], timeout: float = 30.0
+) -> list[RawRecord]:
     """Read exactly the given offset ranges (inclusive) with a consumer outside any group."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None
+    )
     await consumer.start()
     out: list[RawRecord] = []
     try:

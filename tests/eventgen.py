@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-T0 = datetime(2026, 4, 30, 21, 30, tzinfo=UTC)  # 23:30 local: the month ends 30 minutes later
+T0 = datetime(2026, 4, 30, 21, 30, tzinfo=UTC)  # 23:30 local; three hours cross the local and UTC month ends
 AFNEMERS = [f"0000000{n:013d}" for n in range(1, 8)]
 
 
@@ -24,7 +24,7 @@ def events(n: int = 3000, seed: int = 7) -> tuple[list[bytes], list[bytes]]:
     rng = random.Random(seed)
     lines: list[dict] = []
     for i in range(n):
-        t = T0 + timedelta(seconds=i * 3600 / n * 1.0 + rng.random())
+        t = T0 + timedelta(seconds=i * 3 * 3600 / n + rng.random())
         kind = i % 6
         afnemer = AFNEMERS[rng.randrange(len(AFNEMERS))]
         if kind in (0, 1):

@@ -49,7 +49,7 @@ def _fold_into(path: Path, lines: Sequence[bytes]) -> None:
     folded = EventProcessor().fold([("sno.all", 0, offset, line) for offset, line in enumerate(lines)])
     with open_store(store=path) as st:
         for table in folded.tables:
-            st.insert(table.table, table.rows, table.columns)
+            st.insert_json(table.table, table.columns, b"\n".join(chunk for _, chunk in table.chunks))
 
 
 def _service(line: bytes) -> str | None:

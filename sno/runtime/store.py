@@ -172,6 +172,18 @@ class Store:
             self._column_types[key] = context.column_types
         self.client.insert(data=rows, context=context)
 
+    def insert_json(
+        self, table: str, columns: Sequence[str], payload: bytes, token: str | None = None
+    ) -> None:
+        """Insert JSON Lines (one object per row) that ClickHouse parses itself; with a token, a repeat of
+        the same insert is dropped part by part (see streams/README.md)."""
+        if not payload:
+            return
+        settings: dict[str, Any] = {"date_time_input_format": "best_effort"}
+        if token:
+            settings |= {"insert_deduplication_token": token, "insert_deduplicate": 1}
+        self.client.raw_insert(table, list(columns), payload, settings=settings, fmt="JSONEachRow")
+
     def close(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:

@@ -25,10 +25,10 @@ CREATE TABLE IF NOT EXISTS sno_seen
 (
     topic       LowCardinality(String),
     partition   UInt32,
+    offset      UInt64,
     event_type  LowCardinality(String),
     event_id    String,
-    event_time  DateTime64(6, 'UTC'),
-    token       String
+    event_time  DateTime64(6, 'UTC')
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(event_time)
