@@ -17,7 +17,7 @@ import orjson
 
 from schemas.deadletter import TopicSource, deadletter_record
 from schemas.validate import Rejected, validate
-from sno.core.alerts import Alert, AlertEngine
+from sno.core.alerts import ALERT_COLUMNS, Alert, AlertEngine
 from sno.core.buckets import FAMILIES, contributions
 from sno.core.calendar import Month
 from sno.core.catalogue import Catalogue, load_catalogue
@@ -31,22 +31,6 @@ from streams.sink import TP, FoldedBatch, RawRecord, TableRows
 UNPROCESSABLE = "unprocessable"
 log = logging.getLogger(__name__)
 
-ALERT_COLUMNS = (
-    "alert_id",
-    "rule",
-    "severity",
-    "state",
-    "service",
-    "environment",
-    "afnemer_id",
-    "subject",
-    "value",
-    "norm",
-    "event_time",
-    "emitted_at",
-    "replayed",
-    "summary",
-)
 
 
 class EventProcessor:

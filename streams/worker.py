@@ -155,7 +155,7 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
 
 def _alert_rows(store: Store) -> list[dict[str, Any]]:
     """What already fired or resolved, so a restart or replay sends nothing twice."""
-    from streams.processor import ALERT_COLUMNS
+    from sno.core.alerts import ALERT_COLUMNS
 
     rows = store.query(f"SELECT {', '.join(ALERT_COLUMNS)} FROM sno_alerts ORDER BY emitted_at, state")
     return [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in rows]

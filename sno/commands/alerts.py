@@ -17,25 +17,11 @@ from typing import Any
 import click
 
 from sno.commands._options import broker_option, clickhouse_option, fail, one_line_errors, store_option
+from sno.core.alerts import ALERT_COLUMNS
 from sno.core.calendar import TZ
 
 ALERTS_TOPIC = "sno.alerts"
-COLUMNS = (
-    "alert_id",
-    "rule",
-    "severity",
-    "state",
-    "service",
-    "environment",
-    "afnemer_id",
-    "subject",
-    "value",
-    "norm",
-    "event_time",
-    "emitted_at",
-    "replayed",
-    "summary",
-)
+COLUMNS = ALERT_COLUMNS
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

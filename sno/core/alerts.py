@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +35,7 @@ from sno.core.rules.incidents import priority
 from sno.core.snapshots import Snapshots
 
 __all__ = [
+    "ALERT_COLUMNS",
     "RULES",
     "Alert",
     "AlertEngine",
@@ -217,6 +218,10 @@ class Alert:
             "replayed": self.replayed,
             "summary": self.summary,
         }
+
+
+#: The keys of an alert in interfaces.md order: the JSON on `sno.alerts` and the columns of `sno_alerts`.
+ALERT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Alert))
 
 
 # --------------------------------------------------------------------------------------------------
