@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 TP = tuple[str, int]
 #: upper bound of records in one merged write
 MAX_MERGED_RECORDS = 20_000
+#: batches handed over and not yet written (folding, waiting, or being written): bounds the memory
+QUEUED_BATCHES = 8
 RawRecord = tuple[str, int, int, bytes]
 
 
@@ -183,7 +185,10 @@ class ClickHouseSink:
         self.fault = FaultPoint(os.environ.get("SNO_FAULT"))
         #: highest offset per partition handed to the writer (positions: highest written)
         self.queued: dict[TP, int] = {}
-        self._queue: asyncio.Queue[tuple[list[RawRecord], dict[TP, tuple[int, int]], str]] = asyncio.Queue(16)
+        #: batches handed over: (folded and published, ranges, records), written in order
+        self._queue: asyncio.Queue[tuple[asyncio.Future[FoldedBatch], dict[TP, tuple[int, int]], int]] = (
+            asyncio.Queue(QUEUED_BATCHES))
+        self._published: asyncio.Future[FoldedBatch] | None = None
         self._writer: asyncio.Future[None] | None = None
         self._error: Exception | None = None
         #: the error that stopped the worker (run_worker turns it into a non-zero exit)
@@ -306,9 +311,11 @@ class ClickHouseSink:
     # -- the hot path --------------------------------------------------------------------------
 
     async def flush(self, records: Sequence[RawRecord]) -> None:
-        """Fold a batch at once (so its alerts go out now), queue it for writing, and return: Faust
-        fetches the next batch while ClickHouse writes this one. Kafka acknowledgements may therefore
+        """Hand a batch over and return at once: it is folded in the fold process while Faust takes the
+        next batch (the agent never waits for a fold), its alerts and dead letters go out as soon as it
+        is folded, and it is written after the batches before it. Kafka acknowledgements may therefore
         run ahead of ClickHouse; that is safe because a restart resumes from the ledger, never from them.
+        The bounded queue is the back-pressure: a full one holds the agent until a write finishes.
         """
         if self._error is not None:
             raise self._error
@@ -320,19 +327,29 @@ class ClickHouseSink:
         if not fresh:
             return
         ranges = batch_ranges(fresh)
-        self.in_flight += 1
-        try:
-            folded = await self._fold(fresh)
-            await self._publish_outputs(folded)
-        except BaseException as exc:
-            self.in_flight -= 1
-            self._fatal(exc)
-            raise
-        for tp, (_low, high) in ranges.items():  # handed over only once folded and about to be queued
+        for tp, (_low, high) in ranges.items():  # handed over: a re-delivery of these is skipped
             self.queued[tp] = high
+        self.in_flight += 1
+        # Folds run one at a time in submission order (one fold thread, one fold process); each batch's
+        # outputs are published after the previous batch's, so an alert never overtakes its own history.
+        fold = asyncio.ensure_future(self._fold(fresh))
+        folded = asyncio.ensure_future(self._publish_after(fold, self._published))
+        self._published = folded
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._write_queued())
-        await self._queue.put((folded, ranges))
+        await self._queue.put((folded, ranges, len(fresh)))
+
+    async def _publish_after(self, fold: asyncio.Future[FoldedBatch],
+                             previous: asyncio.Future[FoldedBatch] | None) -> FoldedBatch:
+        try:
+            folded = await fold
+            if previous is not None:
+                await asyncio.wait([previous])  # its failure is the writer's to report, not ours
+            await self._publish_outputs(folded)
+        except BaseException as exc:
+            self._fatal(exc)
+            raise
+        return folded
 
     async def _fold(self, records: Sequence[RawRecord]) -> FoldedBatch:
         return await self._in_folder(self.processor.fold, records)  # type: ignore[no-any-return]
@@ -369,14 +386,15 @@ class ClickHouseSink:
         inserts instead of falling behind."""
         while True:
             items = [await self._queue.get()]
-            while not self._queue.empty() and sum(i[0].size for i in items) < MAX_MERGED_RECORDS:
+            while not self._queue.empty() and sum(i[2] for i in items) < MAX_MERGED_RECORDS:
                 items.append(self._queue.get_nowait())
             ranges = merge_ranges([i[1] for i in items])
             try:
+                folded = [await i[0] for i in items]
                 if self._error is None:
-                    await self._write(merge_folded([i[0] for i in items]), ranges, batch_token(ranges))
+                    await self._write(merge_folded(folded), ranges, batch_token(ranges))
             except Exception as exc:  # the ledger makes the restart exact; carrying on would not be
-                log.exception("writing a batch to ClickHouse failed")
+                log.exception("folding or writing a batch failed")
                 self._error = exc
                 self._fatal(exc)
             finally:
