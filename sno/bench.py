@@ -4,8 +4,9 @@ Figures (interfaces.md, "Benchmark"): the producer's rate; `sno ingest`'s rate (
 on a broker of its own so the pipeline's input is not doubled); a bare aiokafka consumer reading and
 JSON-decoding the same topics (the broker's ceiling); a no-op Faust agent with the pipeline's own app,
 settings and serializer (the framework's ceiling); the real pipeline, first event consumed to last
-rollup written; the worker's peak memory; and the time of one month's report. Every run is appended to
-a JSON Lines history so runs can be compared over time.
+rollup written; the worker's peak memory (its Faust process and its fold process) and, apart from it,
+the embedded ClickHouse engine's (a process of its own, as a server is); and the time of one month's
+report. Every run is appended to a JSON Lines history so runs can be compared over time.
 """
 
 from __future__ import annotations
@@ -167,6 +168,8 @@ def run_bench(n: int, *, seed: int = 1, say: Callable[[str], None] = lambda _: N
             result["ratio"] = (round(result["pipeline_eps"] / result["faust_ceiling_eps"], 3)
                                if result["pipeline_eps"] else None)
             result["worker_peak_rss_mb"] = status.get("peak_rss_mb")
+            result["worker_peak_rss_mb_by_process"] = status.get("peak_rss_mb_by_process")
+            result["store_peak_rss_mb"] = status.get("store_peak_rss_mb")
             result["worker_first_event_seconds"] = status.get("first_event_seconds")
             result["broker_rss_mb"] = round(broker.rss_mb or 0, 1)
             latency: dict[str, float | None] = {"alert_latency_p50_ms": None, "alert_latency_p99_ms": None}

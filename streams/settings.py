@@ -53,6 +53,9 @@ class PipelineSettings:
     alerts: bool = True
     #: fold (validate, de-duplicate, roll up, judge alerts) in a child process: the second core
     fold_in_child: bool = True
+    #: run the embedded ClickHouse engine in a process of its own, as a server would be
+    #: (sno/runtime/store_process.py); only for the embedded store
+    store_in_child: bool = True
 
     @property
     def datadir(self) -> Path:

@@ -72,13 +72,12 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
 
     from sno.runtime.topics import cluster_id, ensure_topics
     from streams.app import build_app
-    from streams.processor import EventProcessor
 
     started = time.monotonic()
     # Faust's worker changes into its data folder: every path must be absolute before it starts.
     settings.store = settings.store.resolve()
     status_file = status_file.resolve() if status_file is not None else None
-    store = Store(settings.clickhouse, settings.store, holder="sno worker")
+    store = open_store(settings)
     try:
         store.migrate()
         epoch = asyncio.run(cluster_id(settings.broker))
@@ -89,6 +88,8 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
 
             processor: Any = ProcessFolder(alert_rows)
         else:
+            from streams.processor import EventProcessor
+
             processor = EventProcessor(alerts=_alert_engine(alert_rows) if alert_rows is not None else None)
         sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch)
         bar = _progress_bar() if progress else None
@@ -153,6 +154,20 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         store.close()
 
 
+def open_store(settings: PipelineSettings) -> Any:
+    """The worker's store: a ClickHouse server directly; the embedded engine in a process of its own
+    (sno/runtime/store_process.py), unless `store_in_child` is off."""
+    clickhouse = settings.clickhouse
+    if clickhouse and not clickhouse.startswith("chdb://"):
+        return Store(clickhouse, holder="sno worker")
+    path = Path(clickhouse[len("chdb://"):]) if clickhouse else settings.store
+    if not settings.store_in_child:
+        return Store(None, path, holder="sno worker")
+    from sno.runtime.store_process import StoreProcess
+
+    return StoreProcess(path, "sno worker")
+
+
 def _alert_rows(store: Store) -> list[dict[str, Any]]:
     """What already fired or resolved, so a restart or replay sends nothing twice."""
     from sno.core.alerts import ALERT_COLUMNS
@@ -191,11 +206,15 @@ def _progress_bar() -> Any:
 
 
 def _peak_memory(sink: ClickHouseSink) -> dict[str, Any]:
-    """Peak resident memory of the worker and of its fold process, and their sum (the worker's cost)."""
+    """Peak resident memory of the worker and of its fold process, and their sum (the worker's cost);
+    apart from them, the embedded ClickHouse engine's process (the database's cost, as the broker's)."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = [_hwm_mb(pid) for pid in getattr(sink.processor, "pids", [])]
+    engine = getattr(sink.store, "pid", None)
+    store_mb = _hwm_mb(engine) if engine else None
     return {"peak_rss_mb": round(own + sum(c for c in children if c), 1),
-            "peak_rss_mb_by_process": [round(own, 1), *(round(c, 1) for c in children if c)]}
+            "peak_rss_mb_by_process": [round(own, 1), *(round(c, 1) for c in children if c)],
+            "store_peak_rss_mb": round(store_mb, 1) if store_mb else None}
 
 
 def _hwm_mb(pid: int) -> float | None:

@@ -65,29 +65,44 @@ def query_text(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+#: seconds to wait for the lock of a holder that is exiting
+EXITING_HOLDER_WAIT = 10.0
+
+
 @dataclass
 class StoreLock:
     """An advisory lock on the embedded store folder, recording its holder for the error message."""
 
     path: Path
     holder: str
+    #: the process named as the holder (the worker, when a process of its own runs the engine for it)
+    pid: int | None = None
     _fd: int | None = field(default=None, init=False)
 
     def acquire(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         lock_file = self.path / "sno.lock"
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            info = _read_holder(fd)
-            os.close(fd)
-            raise StoreBusy(
-                f"the store {self.path} is in use by {info}; embedded ClickHouse admits one process "
-                f"per store: stop that process first, or give another --store"
-            ) from None
+        deadline = time.monotonic() + EXITING_HOLDER_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # A killed holder keeps the lock until its last thread has exited (the engine's
+                # threads take a moment); a fresh worker started right after the kill waits for that.
+                if _holder_exiting(fd) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                info = _read_holder(fd)
+                os.close(fd)
+                raise StoreBusy(
+                    f"the store {self.path} is in use by {info}; embedded ClickHouse admits one process "
+                    f"per store: stop that process first, or give another --store"
+                ) from None
         os.ftruncate(fd, 0)
-        record = {"pid": os.getpid(), "command": self.holder, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        record = {"pid": self.pid or os.getpid(), "command": self.holder,
+                  "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "engine_pid": os.getpid()}
         os.pwrite(fd, json.dumps(record).encode(), 0)
         self._fd = fd
 
@@ -98,6 +113,27 @@ class StoreLock:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def _holder_exiting(fd: int) -> bool:
+    """The recorded holder has died (gone, or a zombie whose threads are still being torn down); with a
+    process of its own running the engine, that one dies with the holder and is waited for too."""
+    try:
+        record = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        pids = [int(record[key]) for key in ("pid", "engine_pid") if key in record]
+    except (OSError, ValueError, TypeError):
+        return False
+    return any(_exited(pid) for pid in pids if pid > 0)
+
+
+def _exited(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    except (OSError, IndexError):
+        return False
 
 
 def _read_holder(fd: int) -> str:
@@ -118,6 +154,7 @@ class Store:
         clickhouse: str | None = None,
         store: str | os.PathLike[str] | None = None,
         holder: str | None = None,
+        holder_pid: int | None = None,
     ) -> None:
         self.lock: StoreLock | None = None
         self._column_types: dict[tuple[str, tuple[str, ...]], Any] = {}
@@ -125,7 +162,7 @@ class Store:
         if self.embedded:
             path = Path(clickhouse[len("chdb://") :]) if clickhouse else Path(store or DEFAULT_STORE)
             self.path: Path | None = path.resolve()
-            self.lock = StoreLock(self.path, holder or " ".join(["sno", *sys.argv[1:2]]))
+            self.lock = StoreLock(self.path, holder or " ".join(["sno", *sys.argv[1:2]]), holder_pid)
             self.lock.acquire()
             self.dsn = f"chdb://{self.path / 'clickhouse'}"
         else:

@@ -1,0 +1,167 @@
+"""The embedded ClickHouse engine in a process of its own, serving the worker's `Store` calls.
+
+chDB runs the ClickHouse engine inside whatever process opens a store: it maps ~210 MB of engine code
+and keeps its own threads and allocator there. In the worker that process is also Faust's, so the engine
+and the Python half of every insert contended with Faust for the same interpreter lock, and the worker
+carried the database's memory. Against a ClickHouse server (production) the worker writes over HTTP and
+carries neither. This gives the embedded path the same shape, worker and database in two processes, so
+the worker behaves here as it will in production and the engine's memory is measured on its own, as the
+broker's is.
+
+The engine process is the worker's child: it takes the store's lock, dies with the worker (also on
+SIGKILL, through the kernel's parent-death signal, so a killed worker leaves no process holding the
+store), and answers one call at a time, in order, over a pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Mapping, Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from sno.runtime.store import Store, StoreBusy, StoreError
+
+#: prctl(2) option: the signal a process gets when its parent dies
+_PR_SET_PDEATHSIG = 1
+
+
+class StoreProcess:
+    """A `Store` on the embedded engine, opened and served by a child process (same methods)."""
+
+    embedded = True
+
+    def __init__(self, store: str | os.PathLike[str], holder: str) -> None:
+        self.path: Path | None = Path(store).resolve()
+        self.dsn = f"chdb://{Path(store).resolve() / 'clickhouse'}"
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._lock = threading.Lock()
+        self._process = context.Process(target=_serve, args=(child, str(self.path), holder, os.getpid()),
+                                        name="sno-store", daemon=True)
+        self._process.start()
+        child.close()
+        try:
+            reply = self._conn.recv()
+        except (EOFError, OSError):
+            self._process.join(5)
+            raise StoreError(f"the embedded ClickHouse process for {self.path} stopped while opening "
+                             f"the store (exit code {self._process.exitcode})") from None
+        if reply[0] != "ok":
+            self._process.join(5)
+            raise _error(reply)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def _call(self, method: str, *args: Any) -> Any:
+        with self._lock:
+            try:
+                self._conn.send((method, args))
+                reply = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                raise StoreError(f"the embedded ClickHouse process (pid {self.pid}) stopped "
+                                 f"(exit code {self._process.exitcode})") from exc
+        if reply[0] == "ok":
+            return reply[1]
+        raise _error(reply)
+
+    def migrate(self) -> list[str]:
+        return list(self._call("migrate"))
+
+    def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(self._call("query", sql, dict(parameters or {})))
+
+    def named(self, name: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(self._call("named", name, dict(parameters or {})))
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str],
+               token: str | None = None) -> None:
+        if rows:
+            self._call("insert", table, list(rows), tuple(columns), token)
+
+    def insert_json(self, table: str, columns: Sequence[str], payload: bytes,
+                    token: str | None = None) -> None:
+        if payload:
+            self._call("insert_json", table, tuple(columns), payload, token)
+
+    def close(self) -> None:
+        """Close the engine in order (its parts flushed, the lock released), then reap the process."""
+        with self._lock:
+            if self._process.is_alive():
+                with contextlib.suppress(EOFError, OSError):
+                    self._conn.send(("close", ()))
+                    self._conn.recv()
+            self._conn.close()
+        self._process.join(30)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+
+    def __enter__(self) -> StoreProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _error(reply: tuple[Any, ...]) -> Exception:
+    _, kind, message = reply
+    if kind == "StoreBusy":
+        return StoreBusy(message)
+    if kind == "StoreError":
+        return StoreError(message)
+    return StoreError(f"{kind}: {message}")
+
+
+def _die_with(parent: int) -> None:
+    """SIGKILL this process when the worker dies, however it dies (Linux); poll as a fallback."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _serve(conn: Connection, path: str, holder: str, parent: int) -> None:
+    _die_with(parent)
+    # Ctrl-C reaches the whole process group; the worker closes the engine in order when it stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        store = Store(None, path, holder=holder, holder_pid=parent)
+    except Exception as exc:
+        conn.send(("error", type(exc).__name__, str(exc)))
+        return
+    conn.send(("ok", os.getpid()))
+    try:
+        while True:
+            try:
+                method, args = conn.recv()
+            except EOFError:
+                return
+            if method == "close":
+                store.close()
+                conn.send(("ok", None))
+                return
+            try:
+                conn.send(("ok", getattr(store, method)(*args)))
+            except Exception as exc:
+                conn.send(("error", type(exc).__name__, str(exc)))
+    finally:
+        store.close()
