@@ -53,6 +53,8 @@ class ReplaySummary:
     chunks: int = 0
     seconds: float = 0.0
     worker_peak_rss_mb: float = 0.0
+    #: the embedded ClickHouse engine's process (0 with a ClickHouse server)
+    store_peak_rss_mb: float = 0.0
     broker_peak_rss_mb: float = 0.0
     first_event_seconds: list[float] = field(default_factory=list)
 
@@ -67,6 +69,7 @@ class ReplaySummary:
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.ingest.sent_total / self.seconds) if self.seconds else None,
             "worker_peak_rss_mb": round(self.worker_peak_rss_mb, 1),
+            "store_peak_rss_mb": round(self.store_peak_rss_mb, 1),
             "broker_peak_rss_mb": round(self.broker_peak_rss_mb, 1),
         }
 
@@ -82,7 +85,8 @@ class ReplaySummary:
             lines.append(f"  {reason:<20}{n:>10,}")
         rate = d["events_per_second"] or 0
         lines.append(f"in {d['seconds']} s ({rate:,} events/s), {d['chunks']} chunk(s); peak memory: "
-                     f"worker {d['worker_peak_rss_mb']} MB, broker {d['broker_peak_rss_mb']} MB")
+                     f"worker {d['worker_peak_rss_mb']} MB, embedded ClickHouse {d['store_peak_rss_mb']} MB, "
+                     f"broker {d['broker_peak_rss_mb']} MB")
         return "\n".join(lines)
 
 
@@ -166,6 +170,7 @@ def _drain(bootstrap: str, store: Path, clickhouse: str | None, partitions: int,
     summary.rejected_by_worker += data["rejected"]
     summary.duplicates += data["duplicates"]
     summary.worker_peak_rss_mb = max(summary.worker_peak_rss_mb, data.get("peak_rss_mb") or 0.0)
+    summary.store_peak_rss_mb = max(summary.store_peak_rss_mb, data.get("store_peak_rss_mb") or 0.0)
     if data.get("first_event_seconds") is not None:
         summary.first_event_seconds.append(data["first_event_seconds"])
 
