@@ -24,6 +24,7 @@ import logging
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ class FoldedBatch:
     rejected: int = 0
     duplicates: int = 0
     touched: set[tuple[str, str, str]] = field(default_factory=set)  # (service, environment, month)
-    #: (key, value) records for `sno.deadletter`, published after the batch is written
+    #: (key, value) records for `sno.deadletter`, published (delivered) before the batch is written
     deadletters: list[tuple[bytes, bytes]] = field(default_factory=list)
     #: alert state changes (sno.core.alerts.Alert), published to `sno.alerts` before the write
     alerts: list[Any] = field(default_factory=list)
@@ -186,8 +187,10 @@ class ClickHouseSink:
         #: highest offset per partition handed to the writer (positions: highest written)
         self.queued: dict[TP, int] = {}
         #: batches handed over: (folded and published, ranges, records), written in order
-        self._queue: asyncio.Queue[tuple[asyncio.Future[FoldedBatch], dict[TP, tuple[int, int]], int]] = (
-            asyncio.Queue(QUEUED_BATCHES))
+        self._handed: deque[tuple[asyncio.Future[FoldedBatch], dict[TP, tuple[int, int]], int]] = deque()
+        self._handed_event = asyncio.Event()
+        #: handed over and not yet written: the bound on memory and the agents' back-pressure
+        self._slots = asyncio.Semaphore(QUEUED_BATCHES)
         self._published: asyncio.Future[FoldedBatch] | None = None
         self._writer: asyncio.Future[None] | None = None
         self._error: Exception | None = None
@@ -298,8 +301,7 @@ class ClickHouseSink:
             self._fatal(error)
             raise error
         log.warning("finishing batch %s interrupted by a crash (%d records)", token, len(records))
-        folded = await self._fold(records)
-        await self._publish_outputs(folded)
+        folded = await self._fold_then_publish(records)
         await self._write(folded, ranges, token)
         for tp, (_low, high) in ranges.items():
             if tp in self.assigned:
@@ -315,36 +317,59 @@ class ClickHouseSink:
         next batch (the agent never waits for a fold), its alerts and dead letters go out as soon as it
         is folded, and it is written after the batches before it. Kafka acknowledgements may therefore
         run ahead of ClickHouse; that is safe because a restart resumes from the ledger, never from them.
-        The bounded queue is the back-pressure: a full one holds the agent until a write finishes.
+
+        A slot (QUEUED_BATCHES of them) is taken first and is the only wait: the back-pressure when
+        writes fall behind. Everything after it happens without a suspension point, so a cancelled
+        agent either handed the batch over whole or not at all.
         """
-        if self._error is not None:
-            raise self._error
+        self._raise_if_stopping()
         if self.stats.first_record_at is None and records:
             self.stats.first_record_at = time.time()
         self.stats.records += len(records)
+        await self._slots.acquire()
+        try:
+            self._raise_if_stopping()
+        except BaseException:
+            self._slots.release()
+            raise
         fresh = [r for r in records if r[2] > self._handed_over((r[0], r[1]))]
         self.stats.skipped += len(records) - len(fresh)
         if not fresh:
+            self._slots.release()
             return
         ranges = batch_ranges(fresh)
         for tp, (_low, high) in ranges.items():  # handed over: a re-delivery of these is skipped
             self.queued[tp] = high
         self.in_flight += 1
-        # Folds run one at a time in submission order (one fold thread, one fold process); each batch's
-        # outputs are published after the previous batch's, so an alert never overtakes its own history.
-        fold = asyncio.ensure_future(self._fold(fresh))
-        folded = asyncio.ensure_future(self._publish_after(fold, self._published))
-        self._published = folded
+        published = self._fold_then_publish(fresh)
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._write_queued())
-        await self._queue.put((folded, ranges, len(fresh)))
+        self._handed.append((published, ranges, len(fresh)))
+        self._handed_event.set()
+
+    def _raise_if_stopping(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self.fatal is not None:
+            raise RuntimeError(f"the worker is stopping: {type(self.fatal).__name__}: {self.fatal}")
+
+    def _fold_then_publish(self, records: Sequence[RawRecord]) -> asyncio.Future[FoldedBatch]:
+        """Fold (one at a time, in submission order: one fold thread, one fold process) and publish the
+        outputs after the previous batch's, so an alert never overtakes its own history."""
+        fold = asyncio.ensure_future(self._fold(records))
+        published = asyncio.ensure_future(self._publish_after(fold, self._published))
+        self._published = published
+        return published
 
     async def _publish_after(self, fold: asyncio.Future[FoldedBatch],
                              previous: asyncio.Future[FoldedBatch] | None) -> FoldedBatch:
         try:
-            folded = await fold
             if previous is not None:
-                await asyncio.wait([previous])  # its failure is the writer's to report, not ours
+                await asyncio.wait([previous])
+                if previous.cancelled() or previous.exception() is not None:
+                    fold.cancel()
+                    raise RuntimeError("an earlier batch was not folded or published; this one is held back")
+            folded = await fold
             await self._publish_outputs(folded)
         except BaseException as exc:
             self._fatal(exc)
@@ -385,28 +410,41 @@ class ClickHouseSink:
         (one ledger entry per partition, one insert per table), so a busy worker writes fewer, larger
         inserts instead of falling behind."""
         while True:
-            items = [await self._queue.get()]
-            while not self._queue.empty() and sum(i[2] for i in items) < MAX_MERGED_RECORDS:
-                items.append(self._queue.get_nowait())
+            while not self._handed:
+                self._handed_event.clear()
+                await self._handed_event.wait()
+            items = [self._handed.popleft()]
+            # Merge only batches already folded: a folded batch never waits for later folds.
+            while (self._handed and self._handed[0][0].done()
+                   and sum(i[2] for i in items) < MAX_MERGED_RECORDS):
+                items.append(self._handed.popleft())
             ranges = merge_ranges([i[1] for i in items])
             try:
-                folded = [await i[0] for i in items]
+                results = await asyncio.gather(*(i[0] for i in items), return_exceptions=True)
+                failed = next((r for r in results if isinstance(r, BaseException)), None)
+                if isinstance(failed, asyncio.CancelledError):
+                    failed = RuntimeError("a batch's fold or publication was cancelled")
+                if failed is not None:
+                    raise failed
                 if self._error is None:
-                    await self._write(merge_folded(folded), ranges, batch_token(ranges))
-            except Exception as exc:  # the ledger makes the restart exact; carrying on would not be
-                log.exception("folding or writing a batch failed")
-                self._error = exc
+                    await self._write(merge_folded(list(results)), ranges, batch_token(ranges))
+            except asyncio.CancelledError:
+                raise  # the worker is stopping; what was not written is read again after the restart
+            except BaseException as exc:  # the ledger makes the restart exact; carrying on would not be
+                if self._error is None:
+                    log.error("folding or writing a batch failed: %s: %s", type(exc).__name__, exc)
+                    self._error = exc
                 self._fatal(exc)
             finally:
                 for _ in items:
                     self.in_flight -= 1
-                    self._queue.task_done()
+                    self._slots.release()
 
     async def idle(self) -> None:
-        """Wait until no batch is being folded or waits to be written, and every write is done."""
-        while self.in_flight:
+        """Wait until no batch is being folded or waits to be written, and every write is done (or the
+        writer was stopped: what it did not write is not in the ledger, so it is read again later)."""
+        while self.in_flight and not (self._writer is not None and self._writer.done()):
             await asyncio.sleep(0.01)
-        await self._queue.join()
         if self._error is not None:
             raise self._error
 

@@ -77,7 +77,7 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
     # Faust's worker changes into its data folder: every path must be absolute before it starts.
     settings.store = settings.store.resolve()
     status_file = status_file.resolve() if status_file is not None else None
-    store = open_store(settings)
+    store = open_worker_store(settings)
     try:
         store.migrate()
         epoch = asyncio.run(cluster_id(settings.broker))
@@ -154,7 +154,7 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         store.close()
 
 
-def open_store(settings: PipelineSettings) -> Any:
+def open_worker_store(settings: PipelineSettings) -> Any:
     """The worker's store: a ClickHouse server directly; the embedded engine in a process of its own
     (sno/runtime/store_process.py), unless `store_in_child` is off."""
     clickhouse = settings.clickhouse

@@ -76,3 +76,13 @@ def _alive(pid: int) -> bool:
             return not any(line.startswith("State:") and "Z" in line for line in status)
     except FileNotFoundError:
         return False
+
+
+def test_a_live_worker_s_store_is_refused_at_once_naming_the_worker_not_its_engine(store_path: Path) -> None:
+    with StoreProcess(store_path, "sno worker") as engine:
+        started = time.monotonic()
+        with pytest.raises(StoreBusy) as refused:
+            Store(None, store_path, holder="sno report")
+        assert time.monotonic() - started < 2  # no waiting for a holder that is alive
+        assert f"`sno worker` (pid {os.getpid()}," in str(refused.value)
+        assert str(engine.pid) not in str(refused.value)

@@ -119,7 +119,10 @@ def _holder_exiting(fd: int) -> bool:
     """The recorded holder has died (gone, or a zombie whose threads are still being torn down); with a
     process of its own running the engine, that one dies with the holder and is waited for too."""
     try:
-        record = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        raw = os.pread(fd, 4096, 0)
+        if not raw:  # the holder is releasing (it empties the record before it unlocks)
+            return True
+        record = json.loads(raw)
         pids = [int(record[key]) for key in ("pid", "engine_pid") if key in record]
     except (OSError, ValueError, TypeError):
         return False

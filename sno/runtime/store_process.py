@@ -30,10 +30,16 @@ from sno.runtime.store import Store, StoreBusy, StoreError
 
 #: prctl(2) option: the signal a process gets when its parent dies
 _PR_SET_PDEATHSIG = 1
+#: seconds an orderly close may take before the engine process is killed
+CLOSE_TIMEOUT = 30.0
 
 
 class StoreProcess:
-    """A `Store` on the embedded engine, opened and served by a child process (same methods)."""
+    """A `Store` on the embedded engine, opened and served by a child process (same methods).
+
+    Create it on the main thread: the kernel's parent-death signal follows the thread that started the
+    child, so one started from a thread that ends would take the engine down with that thread.
+    """
 
     embedded = True
 
@@ -43,6 +49,7 @@ class StoreProcess:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._lock = threading.Lock()
+        self._broken = False
         self._process = context.Process(target=_serve, args=(child, str(self.path), holder, os.getpid()),
                                         name="sno-store", daemon=True)
         self._process.start()
@@ -63,12 +70,19 @@ class StoreProcess:
 
     def _call(self, method: str, *args: Any) -> Any:
         with self._lock:
+            if self._broken:
+                raise StoreError(f"the embedded ClickHouse process (pid {self.pid}) is out of step with "
+                                 f"the worker after an interrupted call")
             try:
                 self._conn.send((method, args))
                 reply = self._conn.recv()
             except (EOFError, OSError) as exc:
+                self._broken = True
                 raise StoreError(f"the embedded ClickHouse process (pid {self.pid}) stopped "
                                  f"(exit code {self._process.exitcode})") from exc
+            except BaseException:
+                self._broken = True  # a reply may still be on its way: no later call may take it for its own
+                raise
         if reply[0] == "ok":
             return reply[1]
         raise _error(reply)
@@ -92,15 +106,22 @@ class StoreProcess:
         if payload:
             self._call("insert_json", table, tuple(columns), payload, token)
 
-    def close(self) -> None:
-        """Close the engine in order (its parts flushed, the lock released), then reap the process."""
-        with self._lock:
-            if self._process.is_alive():
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Close the engine in order (its parts flushed, the lock released), then reap the process; one
+        that does not answer within `timeout` is killed (the ledger makes that as safe as a crash)."""
+        locked = self._lock.acquire(timeout=timeout)
+        try:
+            if self._process.is_alive() and not self._broken:
                 with contextlib.suppress(EOFError, OSError):
                     self._conn.send(("close", ()))
-                    self._conn.recv()
+                    if self._conn.poll(timeout):
+                        self._conn.recv()
+            self._broken = True
             self._conn.close()
-        self._process.join(30)
+        finally:
+            if locked:
+                self._lock.release()
+        self._process.join(timeout)
         if self._process.is_alive():
             self._process.kill()
             self._process.join(5)
@@ -141,8 +162,10 @@ def _die_with(parent: int) -> None:
 
 def _serve(conn: Connection, path: str, holder: str, parent: int) -> None:
     _die_with(parent)
-    # Ctrl-C reaches the whole process group; the worker closes the engine in order when it stops.
+    # Ctrl-C, and a supervisor's SIGTERM to the whole process group, reach the engine too; the worker
+    # closes it in order when it stops (and the kernel kills it if the worker dies).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         store = Store(None, path, holder=holder, holder_pid=parent)
     except Exception as exc:
