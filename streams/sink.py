@@ -38,7 +38,7 @@ TP = tuple[str, int]
 #: upper bound of records in one merged write
 MAX_MERGED_RECORDS = 20_000
 #: batches handed over and not yet written (folding, waiting, or being written): bounds the memory
-QUEUED_BATCHES = 8
+QUEUED_BATCHES = 24
 RawRecord = tuple[str, int, int, bytes]
 
 
@@ -414,9 +414,10 @@ class ClickHouseSink:
                 self._handed_event.clear()
                 await self._handed_event.wait()
             items = [self._handed.popleft()]
-            # Merge only batches already folded: a folded batch never waits for later folds.
-            while (self._handed and self._handed[0][0].done()
-                   and sum(i[2] for i in items) < MAX_MERGED_RECORDS):
+            # Everything handed over meanwhile goes into this write (up to MAX_MERGED_RECORDS): fewer,
+            # larger writes leave the engine fewer parts to merge (measured: small writes doubled its
+            # CPU). Alerts do not wait for it: each batch publishes as soon as it is folded.
+            while self._handed and sum(i[2] for i in items) < MAX_MERGED_RECORDS:
                 items.append(self._handed.popleft())
             ranges = merge_ranges([i[1] for i in items])
             try:

@@ -54,7 +54,7 @@ def _batch(first: int, n: int = 10) -> list[RawRecord]:
     return [(TOPIC, 0, offset, b"{}") for offset in range(first, first + n)]
 
 
-def test_a_failed_fold_stops_the_worker_and_no_later_batch_is_published_or_written(
+def test_a_failed_fold_stops_the_worker_and_nothing_from_it_on_is_published_or_written(
     store_path: Path, sigterm_caught: list[int]
 ) -> None:
     published: list[int] = []
@@ -77,7 +77,9 @@ def test_a_failed_fold_stops_the_worker_and_no_later_batch_is_published_or_writt
                 await sink.flush(_batch(30))  # the worker takes nothing more
             rows = sorted(store.query("SELECT from_offset, to_offset, toString(state) FROM sno_ledger"))
             await sink.close()
-        assert rows == [(0, 9, "done"), (0, 9, "pending")]  # the first batch only
+        # Nothing of the failed batch or after it is counted; the first batch is written alone or, when it
+        # was merged into the same write as the failed one, not at all (then read again after the restart).
+        assert rows in ([], [(0, 9, "done"), (0, 9, "pending")])
 
     asyncio.run(scenario())
     assert published == [0]  # batch 3's alert did not overtake the failed batch 2
