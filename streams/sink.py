@@ -193,7 +193,7 @@ class ClickHouseSink:
         self._slots = asyncio.Semaphore(QUEUED_BATCHES)
         self._published: asyncio.Future[FoldedBatch] | None = None
         self._writer: asyncio.Future[None] | None = None
-        self._error: Exception | None = None
+        self._error: BaseException | None = None
         #: the error that stopped the worker (run_worker turns it into a non-zero exit)
         self.fatal: BaseException | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
