@@ -57,10 +57,20 @@ def build_app(settings: PipelineSettings, sink: Any,
     app.sno_started = time.monotonic()  # type: ignore[attr-defined]
     app.sno_first_event_at = None  # type: ignore[attr-defined]
 
+    inputs: dict[str, Any] = {}
     for topic_name in INPUT_TOPICS:
         topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw",
                           partitions=settings.partitions)
+        inputs[topic_name] = topic
         _add_agent(app, topic, topic_name, settings, sink, on_batch)
+
+    async def publish_forwards(records: list[tuple[str, int, bytes, bytes]]) -> None:
+        """Re-produce records to the partition that owns their key (keyed by it), delivered."""
+        sent = [await inputs[topic].send(key=key, value=value, partition=partition)
+                for topic, partition, key, value in records]
+        await asyncio.gather(*sent)
+
+    sink.publish_forwards = publish_forwards
 
     deadletter = app.topic(DEADLETTER_TOPIC, value_serializer="raw", key_serializer="raw")
 
@@ -112,6 +122,7 @@ def _seek_to_ledger(app: faust.App, sink: Any) -> None:
 
     async def perform_seek() -> None:
         await original()
+        sink.generation = _generation(consumer)
         assignment = consumer.assignment()
         await sink.on_assigned(_input_tps(assignment))
         for tp in assignment:
@@ -119,6 +130,14 @@ def _seek_to_ledger(app: faust.App, sink: Any) -> None:
                 await consumer.seek(tp, sink.positions.get((tp.topic, tp.partition), -1) + 1)
 
     consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+
+
+def _generation(consumer: Any) -> int:
+    """The consumer group generation of this assignment (fencing, streams/README.md); 0 when unknown."""
+    try:
+        return max(0, int(consumer._thread._ensure_consumer()._coordinator.generation))
+    except Exception:  # not an aiokafka-driven consumer: no generation to fence with
+        return 0
 
 
 def _add_agent(app: faust.App, topic: Any, topic_name: str, settings: PipelineSettings, sink: Any,

@@ -16,12 +16,12 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from streams.sink import TP, FoldedBatch, RawRecord
+from streams.sink import TP, FoldedBatch, RawRecord, SeenLookup
 
 _processor: Any = None
 
 
-def _init(alert_rows: list[dict[str, Any]] | None) -> None:
+def _init(alert_rows: list[dict[str, Any]] | None, owners: int = 0) -> None:
     global _processor
     from sno.core.catalogue import load_catalogue
     from streams.processor import EventProcessor
@@ -33,7 +33,7 @@ def _init(alert_rows: list[dict[str, Any]] | None) -> None:
 
         engine = AlertEngine(catalogue)
         engine.restore(alert_rows)
-    _processor = EventProcessor(catalogue, alerts=engine)
+    _processor = EventProcessor(catalogue, alerts=engine, owners=owners)
     parent = os.getppid()
 
     def _watch_parent() -> None:  # a SIGKILLed worker must not leave its folder behind
@@ -44,8 +44,12 @@ def _init(alert_rows: list[dict[str, Any]] | None) -> None:
     threading.Thread(target=_watch_parent, daemon=True).start()
 
 
-def _fold(records: Sequence[RawRecord]) -> FoldedBatch:
-    return _processor.fold(records)  # type: ignore[no-any-return]
+def _fold(records: Sequence[RawRecord], seq: int, confirmed: int) -> FoldedBatch | SeenLookup:
+    return _processor.fold(records, seq, confirmed)  # type: ignore[no-any-return]
+
+
+def _resume(rows: list[tuple[Any, ...]]) -> FoldedBatch:
+    return _processor.resume(rows)  # type: ignore[no-any-return]
 
 
 def _load_seen(tp: TP, rows: list[tuple[Any, ...]]) -> None:
@@ -59,14 +63,18 @@ def _forget(tp: TP) -> None:
 class ProcessFolder:
     """The processor interface of the sink (`fold`, `load_seen`, `forget`), served by a child process."""
 
-    def __init__(self, alert_rows: list[dict[str, Any]] | None) -> None:
+    def __init__(self, alert_rows: list[dict[str, Any]] | None, owners: int = 0) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
-            initargs=(alert_rows,),
+            initargs=(alert_rows, owners),
         )
 
-    def fold(self, records: Sequence[RawRecord]) -> FoldedBatch:
-        return self._pool.submit(_fold, list(records)).result()
+    def fold(self, records: Sequence[RawRecord], seq: int = 0,
+             confirmed: int = -1) -> FoldedBatch | SeenLookup:
+        return self._pool.submit(_fold, list(records), seq, confirmed).result()
+
+    def resume(self, rows: Iterable[tuple[Any, ...]]) -> FoldedBatch:
+        return self._pool.submit(_resume, list(rows)).result()
 
     def load_seen(self, tp: TP, rows: Iterable[tuple[Any, ...]]) -> None:
         self._pool.submit(_load_seen, tp, list(rows)).result()

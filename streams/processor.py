@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from aiokafka.partitioner import murmur2
 
 from schemas.deadletter import TopicSource, deadletter_record
 from schemas.validate import Rejected, validate
@@ -21,10 +23,10 @@ from sno.core.alerts import ALERT_COLUMNS, Alert, AlertEngine
 from sno.core.buckets import FAMILIES, contributions
 from sno.core.calendar import Month
 from sno.core.catalogue import Catalogue, load_catalogue
-from sno.core.dedup import Deduplicator, event_time
+from sno.core.dedup import Deduplicator, event_time, id_digest, utc_from_key
 from sno.core.intervals import instant_key
 from sno.core.snapshots import SNAPSHOT_TYPES
-from streams.sink import TP, FoldedBatch, RawRecord, TableRows
+from streams.sink import TP, FoldedBatch, RawRecord, SeenLookup, TableRows
 
 #: dead-letter reason for a valid event the fold could not handle (a bug or an unforeseen value; the
 #: event is kept in full in the dead letters and nothing of it is counted)
@@ -34,51 +36,63 @@ log = logging.getLogger(__name__)
 
 
 class EventProcessor:
-    def __init__(self, catalogue: Catalogue | None = None, alerts: AlertEngine | None = None) -> None:
+    """Folds batches for the sink; holds the per-partition de-duplication memory and the alert engine.
+
+    A batch is folded in one call, or in two when some of its events lie too far behind their
+    partition's newest event time for memory to decide alone: :meth:`fold` then returns a
+    :class:`SeenLookup` naming the ids to ask the store about, and :meth:`resume` finishes the batch
+    with the store's answer (one query per batch; a live-ordered stream never needs one).
+    """
+
+    def __init__(self, catalogue: Catalogue | None = None, alerts: AlertEngine | None = None,
+                 owners: int = 0) -> None:
         self.catalogue = catalogue or load_catalogue()
         #: judges breaches by event time as events pass (sno/core/ALERTS.md); None: no alerts
         self.alerts = alerts
-        #: one de-duplicator per partition: the producer keys by event_id, so copies share a partition
+        #: partitions that own ids (murmur2 of the key, as any Kafka client); 0: no forwarding
+        self.owners = owners
+        #: one de-duplicator per partition: with forwarding, every copy of an id is counted there
         self.seen: dict[TP, Deduplicator] = {}
+        #: a batch waiting for the store's answer to its SeenLookup
+        self._waiting: _Pass | None = None
 
     def load_seen(self, tp: TP, rows: Iterable[tuple[str, str, datetime]]) -> None:
-        """Rebuild a partition's de-duplication state from `sno_seen` rows (type, event_id, event_time)."""
-        seen: dict[tuple[str, str], list[int]] = {}
-        newest = None
-        for kind, event_id, at in rows:
-            t = instant_key(at if at.tzinfo else at.replace(tzinfo=UTC))
-            seen.setdefault((kind, event_id), []).append(t)
-            newest = t if newest is None or t > newest else newest
-        dedup = Deduplicator()
-        dedup.restore(
-            {
-                "window_seconds": dedup.window.total_seconds(),
-                "newest": newest,
-                "seen": [[k, e, times] for (k, e), times in seen.items()],
-            }
+        """Rebuild a partition's de-duplication memory from `sno_seen` rows (type, event_id, event_time)."""
+        self.seen[tp] = Deduplicator().restore(
+            (kind, event_id, instant_key(at if at.tzinfo else at.replace(tzinfo=UTC)))
+            for kind, event_id, at in rows
         )
-        self.seen[tp] = dedup
 
     def forget(self, tp: TP) -> None:
         self.seen.pop(tp, None)
 
-    def fold(self, records: Sequence[RawRecord]) -> FoldedBatch:
-        """Validate, de-duplicate and fold records, and serialise the rows for ClickHouse here, in the fold
-        process, so the worker only hands bytes to the engine."""
-        sums: dict[str, dict[tuple[Any, ...], list[int]]] = {}
-        snapshots: list[tuple[Any, ...]] = []
-        seen_rows: list[tuple[Any, ...]] = []
-        dead_rows: list[tuple[Any, ...]] = []
-        dead_daily: dict[tuple[Any, ...], int] = {}
-        batch = FoldedBatch(tables=[], size=len(records))
-        now = datetime.now(UTC)
-        engine = self.alerts
-        newest: datetime | None = None
+    def fold(self, records: Sequence[RawRecord], seq: int = 0,
+             confirmed: int = -1) -> FoldedBatch | SeenLookup:
+        """Validate, route and de-duplicate a batch, and fold it into rows serialised for ClickHouse.
+
+        1. Batches up to ``confirmed`` are stored: their ids may leave memory once old enough.
+        2. Every record is validated; a rejected one becomes a dead letter where it landed.
+        3. A valid record on a partition that does not own its key is forwarded to its owner and
+           nothing else (counted there, once; a copy made by a crash is a duplicate the owner drops).
+        4. Events too far behind their partition's newest need the store: a SeenLookup is returned
+           and :meth:`resume` goes on with the answer.
+        """
+        for dedup in self.seen.values():
+            dedup.confirm(confirmed)
+        work = _Pass(FoldedBatch(tables=[], size=len(records), seq=seq), [], datetime.now(UTC))
+        batch = work.batch
+        newest: dict[TP, int] = {}
         for topic, partition, offset, raw in sorted(records, key=lambda r: (r[0], r[1], r[2])):
             result = validate(raw)
             if isinstance(result, Rejected):
-                self._dead_letter(batch, dead_rows, dead_daily, result, topic, partition, offset, raw, now)
+                self._dead_letter(work, result, topic, partition, offset, raw)
                 continue
+            if self.owners:
+                owner = owner_partition(result.key, self.owners)
+                if owner != partition:
+                    batch.forwards.append((topic, owner, result.key, raw))
+                    batch.forwarded += 1
+                    continue
             record = result.record
             kind = result.type
             try:
@@ -86,58 +100,95 @@ class EventProcessor:
                 # changes, so a failure dead-letters the event and leaves the batch consistent.
                 if kind in SNAPSHOT_TYPES:
                     months = {Month.of(v) for v in record.values() if isinstance(v, datetime)}
-                    rows: list[Any] = []
-                    at = None
+                    item = _Item(topic, partition, offset, raw, record, kind, months, [], None, 0, 0)
                 else:
                     at = event_time(record)
-                    months = {Month.of(at)}
-                    rows = contributions(record, self.catalogue)
+                    t = instant_key(at)
+                    item = _Item(topic, partition, offset, raw, record, kind, {Month.of(at)},
+                                 contributions(record, self.catalogue), at, t,
+                                 id_digest(kind, record["event_id"]))
+                    tp = (topic, partition)
+                    if t > newest.get(tp, t - 1):
+                        newest[tp] = t
             except Exception as exc:
                 why = Rejected(
                     UNPROCESSABLE, f"the event could not be folded ({type(exc).__name__}: {exc})", None, kind
                 )
-                self._dead_letter(batch, dead_rows, dead_daily, why, topic, partition, offset, raw, now)
+                self._dead_letter(work, why, topic, partition, offset, raw)
                 continue
+            work.items.append(item)
+        ask: dict[str, set[str]] = {}
+        bounds: dict[str, list[int]] = {}
+        for item in work.items:
+            if item.at is None:
+                continue
+            tp = (item.topic, item.partition)
+            dedup = self.seen.get(tp)
+            if dedup is None:
+                dedup = self.seen[tp] = Deduplicator()
+            latest = max(newest[tp], dedup.newest if dedup.newest is not None else newest[tp])
+            if dedup.needs_lookup(item.t, latest):
+                ask.setdefault(item.topic, set()).add(item.record["event_id"])
+                low, high = bounds.setdefault(item.topic, [item.t, item.t])
+                bounds[item.topic] = [min(low, item.t), max(high, item.t)]
+        if ask:
+            window = Deduplicator().window // timedelta(microseconds=1)
+            self._waiting = work
+            return SeenLookup(
+                [(topic, sorted(ids), utc_from_key(bounds[topic][0] - window),
+                  utc_from_key(bounds[topic][1] + window)) for topic, ids in sorted(ask.items())]
+            )
+        return self._finish(work, {})
+
+    def resume(self, rows: Iterable[tuple[str, str, datetime]]) -> FoldedBatch:
+        """Finish the batch that asked a SeenLookup, with the store's copies (type, event_id, time)."""
+        work, self._waiting = self._waiting, None
+        if work is None:
+            raise RuntimeError("resume without a batch waiting for the store")
+        known: dict[int, list[int]] = {}
+        for kind, event_id, at in rows:
+            t = instant_key(at if at.tzinfo else at.replace(tzinfo=UTC))
+            known.setdefault(id_digest(kind, event_id), []).append(t)
+        return self._finish(work, known)
+
+    def _finish(self, work: _Pass, known: dict[int, list[int]]) -> FoldedBatch:
+        batch = work.batch
+        now = work.now
+        sums: dict[str, dict[tuple[Any, ...], list[int]]] = {}
+        snapshots: list[tuple[Any, ...]] = []
+        seen_rows: list[tuple[Any, ...]] = []
+        engine = self.alerts
+        newest: datetime | None = None
+        for item in work.items:
+            record = item.record
+            kind = item.kind
             service, environment = record["service"], record["environment"]
-            batch.touched.update((service, environment, str(m)) for m in months)
+            batch.touched.update((service, environment, str(m)) for m in item.months)
             if kind in SNAPSHOT_TYPES:
                 batch.processed += 1
                 snapshots.append(
-                    (
-                        kind,
-                        service,
-                        environment,
-                        record[SNAPSHOT_TYPES[kind]],
-                        record["updated_at"],
-                        raw.decode(),
-                    )
+                    (kind, service, environment, record[SNAPSHOT_TYPES[kind]], record["updated_at"],
+                     item.raw.decode())
                 )
-                self._observe(batch, record)
+                self._observe(batch, record, (item.topic, item.partition))
                 continue
-            dedup = self.seen.get((topic, partition))
-            if dedup is None:
-                dedup = self.seen[(topic, partition)] = Deduplicator()
-            if dedup.is_duplicate(record):
+            dedup = self.seen[(item.topic, item.partition)]
+            if dedup.check(item.digest, item.t, batch.seq, known.get(item.digest, ())):
                 batch.duplicates += 1
                 continue
+            at = item.at
             assert at is not None
             if newest is None or at > newest:
                 newest = at
-            self._observe(batch, record)
+            self._observe(batch, record, (item.topic, item.partition))
             batch.processed += 1
-            seen_rows.append((topic, partition, offset, kind, record["event_id"], at))
+            seen_rows.append((item.topic, item.partition, item.offset, kind, record["event_id"], at))
             if kind == "forecast":  # latest arrival wins (the core's Snapshots): stamped with arrival time
                 snapshots.append(
-                    (
-                        kind,
-                        service,
-                        environment,
-                        f"{record['afnemer_id']}/{record['month']}",
-                        now,
-                        raw.decode(),
-                    )
+                    (kind, service, environment, f"{record['afnemer_id']}/{record['month']}", now,
+                     item.raw.decode())
                 )
-            for family, bucket_key, values in rows:
+            for family, bucket_key, values in item.rows:
                 table = sums.setdefault(family, {})
                 current = table.get(bucket_key)
                 if current is None:
@@ -178,14 +229,14 @@ class EventProcessor:
             TableRows(
                 "sno_deadletter",
                 ("topic", "partition", "offset", "reason", "message", "original", "received_at"),
-                dead_rows,
+                work.dead_rows,
             )
         )
         batch.tables.append(
             TableRows(
                 "sno_deadletter_daily",
                 ("day", "topic", "reason", "records"),
-                [(*k, n) for k, n in dead_daily.items()],
+                [(*k, n) for k, n in work.dead_daily.items()],
                 key_width=3,
             )
         )
@@ -193,7 +244,7 @@ class EventProcessor:
             serialise(table)
         return batch
 
-    def _observe(self, batch: FoldedBatch, record: dict[str, Any]) -> None:
+    def _observe(self, batch: FoldedBatch, record: dict[str, Any], source: TP) -> None:
         if self.alerts is None:
             return
         try:
@@ -202,25 +253,51 @@ class EventProcessor:
             log.exception("the alert engine failed on a %s event", record.get("type"))
 
     @staticmethod
-    def _dead_letter(
-        batch: FoldedBatch,
-        dead_rows: list[tuple[Any, ...]],
-        dead_daily: dict[tuple[Any, ...], int],
-        rejected: Rejected,
-        topic: str,
-        partition: int,
-        offset: int,
-        raw: bytes,
-        now: datetime,
-    ) -> None:
+    def _dead_letter(work: _Pass, rejected: Rejected, topic: str, partition: int, offset: int,
+                     raw: bytes) -> None:
+        batch, now = work.batch, work.now
         batch.rejected += 1
         letter = deadletter_record(rejected, raw, TopicSource(topic, partition, offset), now=now)
-        dead_rows.append(
+        work.dead_rows.append(
             (topic, partition, offset, rejected.reason, rejected.message, letter["original"], now)
         )
         day_key = (now.date(), topic, rejected.reason)
-        dead_daily[day_key] = dead_daily.get(day_key, 0) + 1
+        work.dead_daily[day_key] = work.dead_daily.get(day_key, 0) + 1
         batch.deadletters.append((f"{topic}/{partition}/{offset}".encode(), orjson.dumps(letter)))
+
+
+@dataclass(slots=True)
+class _Item:
+    """A valid record on its owner partition, with everything computed that could fail."""
+
+    topic: str
+    partition: int
+    offset: int
+    raw: bytes
+    record: dict[str, Any]
+    kind: str
+    months: set[Month]
+    rows: list[Any]
+    at: datetime | None  # None for snapshots: they are not de-duplicated (latest updated_at wins)
+    t: int
+    digest: int
+
+
+@dataclass
+class _Pass:
+    """One batch between its two halves (before and after the store's answer)."""
+
+    batch: FoldedBatch
+    items: list[_Item]
+    now: datetime
+    dead_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    dead_daily: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+
+def owner_partition(key: bytes, owners: int) -> int:
+    """The partition that owns a key: murmur2, as the Java client's and aiokafka's default partitioner
+    (so records that `sno ingest` or any Java producer keys by `event_id` are already there)."""
+    return (murmur2(key) & 0x7FFFFFFF) % owners
 
 
 def _alert_row(alert: Alert) -> tuple[Any, ...]:

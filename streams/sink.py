@@ -23,7 +23,9 @@ import hashlib
 import logging
 import os
 import signal
+import socket
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -68,12 +70,30 @@ class FoldedBatch:
     alerts: list[Any] = field(default_factory=list)
     #: records folded (for bounding merged writes)
     size: int = 0
+    #: (topic, owner partition, key, value) of valid records that landed on a partition that does not
+    #: own their key: re-produced there, delivered before the write marks their offsets done
+    forwards: list[tuple[str, int, bytes, bytes]] = field(default_factory=list)
+    forwarded: int = 0
+    #: the sink's sequence number of the batch (the highest one, for merged batches)
+    seq: int = 0
+
+
+@dataclass
+class SeenLookup:
+    """A batch's question to the store: which of these ids were counted, and when (one entry per topic:
+    topic, event ids, and the event-time bounds that can matter)."""
+
+    asks: list[tuple[str, list[str], Any, Any]]
 
 
 class Processor(Protocol):
-    """Folds raw records into table rows; deterministic for the same records and de-duplication state."""
+    """Folds raw records into table rows; deterministic for the same records, de-duplication state and
+    store answers. `fold` may return a SeenLookup; the batch is finished by `resume` with the answer."""
 
-    def fold(self, records: Sequence[RawRecord]) -> FoldedBatch: ...
+    def fold(self, records: Sequence[RawRecord], seq: int = 0,
+             confirmed: int = -1) -> FoldedBatch | SeenLookup: ...
+
+    def resume(self, rows: Iterable[tuple[Any, ...]]) -> FoldedBatch: ...
 
     def load_seen(self, tp: TP, rows: Iterable[tuple[Any, ...]]) -> None: ...
 
@@ -118,6 +138,9 @@ def merge_folded(batches: Sequence[FoldedBatch]) -> FoldedBatch:
         out.deadletters += batch.deadletters
         out.alerts += batch.alerts
         out.size += batch.size
+        out.forwards += batch.forwards
+        out.forwarded += batch.forwarded
+        out.seq = max(out.seq, batch.seq)
     for name, table in tables.items():
         table.chunks = sorted((key, b"\n".join(parts)) for key, parts in chunks.get(name, {}).items())
     out.tables = list(tables.values())
@@ -134,6 +157,10 @@ class Stats:
     processed: int = 0
     rejected: int = 0
     duplicates: int = 0
+    #: valid records re-produced to the partition that owns their key (counted there)
+    forwarded: int = 0
+    #: batches whose ids were looked up in the store (events far behind their partition's newest)
+    lookups: int = 0
     skipped: int = 0
     batches: int = 0
     redone: int = 0
@@ -146,6 +173,22 @@ class Stats:
 
 class RecoveryError(RuntimeError):
     """An unfinished batch cannot be finished exactly; the worker stops rather than guess."""
+
+
+class Fenced(RuntimeError):
+    """Another worker claimed a partition of this write after this worker's generation: the write is
+    abandoned (not marked done) and the worker stops, so only the new owner's writes count."""
+
+
+#: event time kept in the de-duplication memory behind a partition's newest: the contract's window plus
+#: the lateness memory decides alone (sno.core.dedup.Deduplicator's defaults)
+def _memory_hours() -> int:
+    from datetime import timedelta
+
+    from sno.core.dedup import Deduplicator
+
+    d = Deduplicator()
+    return int((d.window + d.lateness) / timedelta(hours=1))
 
 
 class FaultPoint:
@@ -168,9 +211,18 @@ class FaultPoint:
 class ClickHouseSink:
     """Owns the store while the worker runs; all ClickHouse calls go through one thread, in order."""
 
-    def __init__(self, store: Store, processor: Processor, bootstrap: str, epoch: str = "") -> None:
+    def __init__(self, store: Store, processor: Processor, bootstrap: str, epoch: str = "",
+                 member: str | None = None) -> None:
         self.store = store
         self.epoch = epoch
+        #: this worker's name in `sno_owners` (fencing), and the consumer group generation it holds
+        self.member = member or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+        self.generation = 0
+        #: publishes forwarded records (topic, partition, key, value), delivered; set by the app
+        self.publish_forwards: Any = None
+        self._seq = 0
+        self._confirmed = -1
+        self._fold_lock = asyncio.Lock()
         self.processor = processor
         self.bootstrap = bootstrap
         self.positions: dict[TP, int] = {}
@@ -216,6 +268,8 @@ class ClickHouseSink:
                 self.queued.pop(tp, None)
             new = tps - self.assigned
             self.assigned = set(tps)
+            if tps:
+                await self._ch(self._claim, sorted(tps))
             if new:
                 await self._recover(new)
 
@@ -241,6 +295,32 @@ class ClickHouseSink:
         for tp in involved - self.assigned:
             await self._in_folder(self.processor.forget, tp)
 
+    def _claim(self, tps: list[TP]) -> None:
+        """Record this worker as the owner of its partitions at its generation, before it reads their
+        ledger: a worker that lost them (stalled, cut off) sees this and abandons its writes."""
+        self.store.insert(
+            "sno_owners",
+            [(self.epoch, t, p, self.generation, self.member) for t, p in tps],
+            ("epoch", "topic", "partition", "generation", "owner"),
+        )
+
+    def _check_owner(self, ranges: dict[TP, tuple[int, int]]) -> None:
+        """Raise Fenced when another worker claimed one of the write's partitions after this one."""
+        topics = sorted({t for t, _ in ranges})
+        rows = self.store.query(
+            "SELECT topic, partition, argMax(owner, (generation, claimed_at)), max(generation) "
+            "FROM sno_owners WHERE epoch = {epoch:String} AND topic IN {topics:Array(String)} "
+            "GROUP BY topic, partition",
+            {"epoch": self.epoch, "topics": topics},
+        )
+        for topic, partition, owner, generation in rows:
+            if (topic, int(partition)) in ranges and owner != self.member:
+                raise Fenced(
+                    f"{topic}/{partition} was claimed by {owner} (generation {generation}) while this "
+                    f"worker ({self.member}, generation {self.generation}) had a write of it in flight; "
+                    f"the write is abandoned and this worker stops, so that only the new owner's count"
+                )
+
     def _token_ranges(self, token: str) -> dict[TP, tuple[int, int]]:
         rows = self.store.query(
             "SELECT topic, partition, min(from_offset), max(to_offset) FROM sno_ledger "
@@ -252,10 +332,13 @@ class ClickHouseSink:
     def _read_ledger(self, tps: list[TP]) -> dict[TP, tuple[int | None, tuple[str, int, int] | None]]:
         result: dict[TP, tuple[int | None, tuple[str, int, int] | None]] = {}
         for topic, partition in tps:
+            # The newest generation's writes first: a write that a fenced worker began after the new
+            # owner read the ledger is never taken for the newest (streams/README.md, fencing).
             rows = self.store.query(
                 "SELECT token, from_offset, to_offset, max(state = 'done') AS done FROM sno_ledger "
                 "WHERE epoch = {epoch:String} AND topic = {topic:String} AND partition = {partition:UInt32} "
-                "GROUP BY token, from_offset, to_offset ORDER BY to_offset DESC LIMIT 2",
+                "GROUP BY token, from_offset, to_offset "
+                "ORDER BY max(generation) DESC, to_offset DESC LIMIT 2",
                 {"epoch": self.epoch, "topic": topic, "partition": partition},
             )
             done_to = None
@@ -278,13 +361,15 @@ class ClickHouseSink:
         return result
 
     def _read_seen(self, tp: TP, exclude: list[tuple[int, int]]) -> list[tuple[Any, ...]]:
-        """The partition's counted ids of the last 24 h of event time, leaving out the offsets of an
-        unfinished write (its fold is done again from the state before it)."""
+        """The partition's counted ids of the event time the de-duplication memory holds (the window plus
+        its lateness, behind the newest), leaving out the offsets of an unfinished write (its fold is done
+        again from the state before it)."""
         skip = " ".join(f"AND NOT (offset BETWEEN {int(a)} AND {int(b)})" for a, b in exclude)
         where = f"topic = {{topic:String}} AND partition = {{partition:UInt32}} {skip}"
         return self.store.query(
             f"SELECT event_type, event_id, event_time FROM sno_seen WHERE {where} "
-            f"AND event_time >= (SELECT max(event_time) FROM sno_seen WHERE {where}) - INTERVAL 24 HOUR",
+            f"AND event_time >= (SELECT max(event_time) FROM sno_seen WHERE {where}) "
+            f"- INTERVAL {_memory_hours()} HOUR",
             {"topic": tp[0], "partition": tp[1]},
         )
 
@@ -301,8 +386,8 @@ class ClickHouseSink:
             self._fatal(error)
             raise error
         log.warning("finishing batch %s interrupted by a crash (%d records)", token, len(records))
-        folded = await self._fold_then_publish(records)
-        await self._write(folded, ranges, token)
+        folded = await self._fold_then_publish(records, exclude=ranges)
+        await self._write(folded, ranges, token, redo=True)
         for tp, (_low, high) in ranges.items():
             if tp in self.assigned:
                 self.queued[tp] = max(self.queued.get(tp, -1), high)
@@ -353,10 +438,11 @@ class ClickHouseSink:
         if self.fatal is not None:
             raise RuntimeError(f"the worker is stopping: {type(self.fatal).__name__}: {self.fatal}")
 
-    def _fold_then_publish(self, records: Sequence[RawRecord]) -> asyncio.Future[FoldedBatch]:
+    def _fold_then_publish(self, records: Sequence[RawRecord],
+                           exclude: dict[TP, tuple[int, int]] | None = None) -> asyncio.Future[FoldedBatch]:
         """Fold (one at a time, in submission order: one fold thread, one fold process) and publish the
         outputs after the previous batch's, so an alert never overtakes its own history."""
-        fold = asyncio.ensure_future(self._fold(records))
+        fold = asyncio.ensure_future(self._fold(records, exclude or {}))
         published = asyncio.ensure_future(self._publish_after(fold, self._published))
         self._published = published
         return published
@@ -376,8 +462,37 @@ class ClickHouseSink:
             raise
         return folded
 
-    async def _fold(self, records: Sequence[RawRecord]) -> FoldedBatch:
-        return await self._in_folder(self.processor.fold, records)  # type: ignore[no-any-return]
+    async def _fold(self, records: Sequence[RawRecord], exclude: dict[TP, tuple[int, int]]) -> FoldedBatch:
+        """One batch through the processor, and through the store when it asks: the lock keeps the next
+        batch's fold from starting before this one's answer is in (the memory must see them in order).
+        `exclude` leaves an unfinished write's own `sno_seen` rows out of the answer (recovery)."""
+        async with self._fold_lock:
+            self._seq += 1
+            seq = self._seq
+            result = await self._in_folder(self.processor.fold, records, seq, self._confirmed)
+            if isinstance(result, SeenLookup):
+                rows = await self._ch(self._lookup_seen, result, exclude)
+                result = await self._in_folder(self.processor.resume, rows)
+                self.stats.lookups += 1
+            return result  # type: ignore[no-any-return]
+
+    def _lookup_seen(self, lookup: SeenLookup, exclude: dict[TP, tuple[int, int]]) -> list[tuple[Any, ...]]:
+        """The stored copies of the asked ids within the event-time bounds, one query per topic. Ids are
+        written into the statement as quoted literals (a thousand of them would not fit in a URL's
+        parameters); the skip index on `event_id` finds their parts."""
+        rows: list[tuple[Any, ...]] = []
+        for topic, ids, low, high in lookup.asks:
+            skip = " ".join(
+                f"AND NOT (partition = {int(p)} AND offset BETWEEN {int(a)} AND {int(b)})"
+                for (t, p), (a, b) in sorted(exclude.items()) if t == topic
+            )
+            rows += self.store.query(
+                "SELECT event_type, event_id, event_time FROM sno_seen WHERE topic = {topic:String} "
+                "AND event_time BETWEEN {low:DateTime64(6, 'UTC')} AND {high:DateTime64(6, 'UTC')} "
+                f"AND event_id IN ({', '.join(map(sql_string, ids))}) {skip}",
+                {"topic": topic, "low": low, "high": high},
+            )
+        return rows
 
     async def _in_folder(self, fn: Any, *args: Any) -> Any:
         """Every call on the processor, in its one thread, in order (it is not thread-safe)."""
@@ -395,6 +510,10 @@ class ClickHouseSink:
             await self.publish_alerts(folded.alerts)
         if folded.deadletters and self.publish_deadletters is not None:
             await self.publish_deadletters(folded.deadletters)
+        if folded.forwards:
+            if self.publish_forwards is None:
+                raise RuntimeError("records must be forwarded to their owner partition; no publisher is set")
+            await self.publish_forwards(folded.forwards)
 
     def _fatal(self, exc: BaseException) -> None:
         """Stop the worker: a batch that cannot be folded or written must not be skipped, and carrying
@@ -454,28 +573,40 @@ class ClickHouseSink:
         new owner's ledger already holds them (otherwise both would write them)."""
         await self.idle()
 
-    async def _write(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
-        await self._ch(self._write_sync, folded, ranges, token)
+    async def _write(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str,
+                     redo: bool = False) -> None:
+        await self._ch(self._write_sync, folded, ranges, token, redo)
         for tp, (_low, high) in ranges.items():
             self.positions[tp] = max(self.positions.get(tp, -1), high)
+        self._confirmed = max(self._confirmed, folded.seq)
         self.stats.processed += folded.processed
         self.stats.rejected += folded.rejected
         self.stats.duplicates += folded.duplicates
+        self.stats.forwarded += folded.forwarded
         self.stats.batches += 1
         self.stats.last_write_at = time.time()
         self.touched |= folded.touched
 
-    def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
-        ledger_columns = ("epoch", "topic", "partition", "from_offset", "to_offset", "token", "state")
-        pending = [(self.epoch, t, p, a, b, token, "pending") for (t, p), (a, b) in sorted(ranges.items())]
+    def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str,
+                    redo: bool = False) -> None:
+        """The ledger protocol (module docstring), with the fence between the pending rows and the
+        inserts: a worker whose partitions were claimed since its generation writes nothing that counts.
+        A redo is exempt: it finishes a write under that write's own token, so two workers finishing the
+        same write add it once."""
+        ledger_columns = ("epoch", "topic", "partition", "from_offset", "to_offset", "token", "state",
+                          "generation")
+        g = self.generation
+        pending = [(self.epoch, t, p, a, b, token, "pending", g) for (t, p), (a, b) in sorted(ranges.items())]
         self.fault.reached("before_write")
         self.store.insert("sno_ledger", pending, ledger_columns)
+        if not redo:
+            self._check_owner(ranges)
         for i, table in enumerate(folded.tables):
             payload = b"\n".join(chunk for _, chunk in table.chunks)
             self.store.insert_json(table.table, table.columns, payload, token=f"{token}:{table.table}")
             if i == 0:
                 self.fault.reached("mid_write")
-        done = [(self.epoch, t, p, a, b, token, "done") for (t, p), (a, b) in sorted(ranges.items())]
+        done = [(self.epoch, t, p, a, b, token, "done", g) for (t, p), (a, b) in sorted(ranges.items())]
         self.store.insert("sno_ledger", done, ledger_columns)
         self.fault.reached("after_write")
 
@@ -516,3 +647,8 @@ async def read_ranges(
         await consumer.stop()
     out.sort(key=lambda r: (r[0], r[1], r[2]))
     return out
+
+
+def sql_string(text: str) -> str:
+    """A ClickHouse string literal: backslash and quote escaped, nothing else needed."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

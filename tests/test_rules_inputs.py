@@ -3,7 +3,6 @@ R2, R14–R23)."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -14,7 +13,8 @@ from hypothesis import strategies as st
 
 from sno.core.buckets import FAMILIES, MonthInputs, contributions
 from sno.core.catalogue import load_catalogue
-from sno.core.dedup import Deduplicator, event_time
+from sno.core.dedup import Deduplicator, event_time, id_digest
+from sno.core.intervals import instant_key
 from sno.core.snapshots import Snapshots
 
 CEST = timezone(timedelta(hours=2))
@@ -200,20 +200,40 @@ def test_the_same_event_id_within_24_hours_is_a_duplicate_and_25_hours_apart_is_
     assert dedup.is_duplicate(other_type) is False
 
 
-def test_the_deduplicator_forgets_what_lies_more_than_the_window_behind_the_newest_event() -> None:
-    """Bounded memory: after 10 days of one event per hour only the last day's ids are held."""
-    dedup = Deduplicator(timedelta(hours=24))
+def test_the_deduplicator_forgets_what_lies_more_than_window_and_lateness_behind_the_newest_event() -> None:
+    """Bounded memory: after 10 days of one event per hour only the last 25 hours' ids are held."""
+    dedup = Deduplicator(timedelta(hours=24), lateness=timedelta(hours=1))
     for h in range(240):
         dedup.is_duplicate(auth(h, T + timedelta(hours=h), 1))
-    assert 24 <= len(dedup) <= 26
+    assert 25 <= len(dedup) <= 27
 
 
-def test_the_deduplicator_state_survives_a_snapshot_and_restore_through_json() -> None:
-    """The pipeline persists the state as plain data and continues after a restart."""
+def test_the_deduplicator_never_forgets_a_copy_that_is_not_confirmed_stored() -> None:
+    """A copy counted by a batch not yet written stays in memory however old: the store cannot
+    answer for it yet."""
     dedup = Deduplicator()
-    dedup.is_duplicate(auth(7, T, 1))
-    state = json.loads(json.dumps(dedup.snapshot()))
-    restored = Deduplicator().restore(state)
+    dedup.count(id_digest("authentication", "old"), 0, seq=5)
+    for h in range(100):
+        dedup.count(id_digest("authentication", f"n{h}"), (h + 1) * 3_600_000_000, seq=5)
+    assert dedup.seen_within(id_digest("authentication", "old"), 0)
+    dedup.confirm(5)
+    assert not dedup.seen_within(id_digest("authentication", "old"), 0)
+
+
+def test_an_event_more_than_the_lateness_behind_the_newest_needs_the_store() -> None:
+    """Memory is complete only for events at most `lateness` behind the newest (events.md)."""
+    dedup = Deduplicator(lateness=timedelta(hours=1))
+    newest = 100 * 3_600_000_000
+    dedup.count(id_digest("authentication", "a"), newest)
+    assert not dedup.needs_lookup(newest - 3_600_000_000)
+    assert dedup.needs_lookup(newest - 3_600_000_001)
+    assert dedup.check(id_digest("authentication", "x"), 0, known=[86_400_000_000]) is True
+    assert dedup.check(id_digest("authentication", "y"), 0, known=[86_400_000_001]) is False
+
+
+def test_the_deduplicator_restored_from_stored_copies_continues_where_it_left_off() -> None:
+    """After a restart the pipeline rebuilds memory from `sno_seen` rows."""
+    restored = Deduplicator().restore([("authentication", "a7", instant_key(T))])
     assert restored.is_duplicate(auth(7, T + timedelta(hours=1), 1)) is True
     assert restored.is_duplicate(auth(8, T + timedelta(hours=1), 1)) is False
 

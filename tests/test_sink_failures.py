@@ -26,11 +26,14 @@ class FailsOnSecondBatch:
     def __init__(self) -> None:
         self.folded = 0
 
-    def fold(self, records: Sequence[RawRecord]) -> FoldedBatch:
+    def fold(self, records: Sequence[RawRecord], seq: int = 0, confirmed: int = -1) -> FoldedBatch:
         self.folded += 1
         if self.folded == 2:
             raise ValueError("the fold failed")
         return FoldedBatch(tables=[], processed=len(records), alerts=[records[0][2]], size=len(records))
+
+    def resume(self, rows: Iterable[tuple[Any, ...]]) -> FoldedBatch:
+        raise AssertionError("this processor never asks the store")
 
     def load_seen(self, tp: tuple[str, int], rows: Iterable[tuple[Any, ...]]) -> None:
         return None
@@ -90,7 +93,7 @@ def test_batches_handed_over_faster_than_written_are_held_at_the_slot_limit(stor
     from streams import sink as sink_module
 
     class Slow(FailsOnSecondBatch):
-        def fold(self, records: Sequence[RawRecord]) -> FoldedBatch:
+        def fold(self, records: Sequence[RawRecord], seq: int = 0, confirmed: int = -1) -> FoldedBatch:
             return FoldedBatch(tables=[], processed=len(records), size=len(records))
 
     async def scenario() -> tuple[int, int]:

@@ -1,23 +1,37 @@
-"""Duplicate detection (events.md): the same ``event_id`` of the same type within 24 hours of event time
-counts once.
+"""Duplicate detection (events.md): the same ``event_id`` of the same type whose event time lies within
+24 hours of a counted copy's counts once, whatever the order and the delay in which the copies arrive.
 
-Producers retry, so the stream sees some events twice; counting them twice would inflate volumes and
-peaks. Memory is bounded by forgetting what lies more than the window behind the newest event time seen,
-and the state is plain data so the pipeline can persist it with its offsets and survive a restart.
+Producers retry and re-send whole batches hours or days later, so the stream sees some events twice,
+in any order; counting them twice would inflate volumes, peaks and shares. Two pieces decide:
+
+- :class:`Deduplicator` keeps, per owner of a set of ids (the pipeline: per partition, one owner per
+  ``event_id``), the counted ids of the recent past in memory. It forgets a copy only once the copy lies
+  ``window + lateness`` behind the newest event time it has seen *and* the copy is confirmed stored, so
+  for any event no more than ``lateness`` behind the newest its answer is complete on its own.
+- An older event cannot be decided from memory alone (its counted copy may have been forgotten): the
+  caller asks its store, which holds every counted id with its event time, and passes what it found as
+  ``known`` (:meth:`Deduplicator.needs_lookup` says when). The pipeline asks once per batch.
+
+The counted copy is the first to arrive. Re-deliveries are byte-for-byte copies (same event time), and
+for them the result is the same in every arrival order. (Copies of one id with *different* event times
+within 24 h of each other are ambiguous in the contract when there are three or more of them spread over
+more than a day; the first to arrive wins, see docs in streams/README.md.)
+
+Memory is bounded: keys are 128-bit digests of (type, event_id) (a collision within one day is about
+10^-26 likely) grouped by the hour of their event time, so whole hours are dropped at once.
 """
 
 from __future__ import annotations
 
-import contextlib
-import heapq
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sno.core.calendar import TZ
 from sno.core.intervals import instant_key
 
-__all__ = ["EVENT_TIME_FIELDS", "Deduplicator", "event_time"]
+__all__ = ["EVENT_TIME_FIELDS", "Deduplicator", "event_time", "id_digest"]
 
 #: type -> the field holding its primary instant
 EVENT_TIME_FIELDS: dict[str, str] = {
@@ -31,6 +45,8 @@ EVENT_TIME_FIELDS: dict[str, str] = {
     "outage": "updated_at",
     "maintenance": "updated_at",
 }
+
+_HOUR_US = 3_600_000_000
 
 
 def event_time(event: Mapping[str, Any]) -> datetime:
@@ -48,74 +64,143 @@ def event_time(event: Mapping[str, Any]) -> datetime:
     raise ValueError(f"unknown event type {kind!r}")
 
 
+def id_digest(kind: str, event_id: str) -> int:
+    """The memory key of (type, event_id): 128 bits of BLAKE2b (an id string costs twice the memory)."""
+    data = f"{kind}\x00{event_id}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "big")
+
+
 class Deduplicator:
-    """Says whether an event repeats one already counted within ``window`` of its event time."""
+    """Says whether an event repeats a copy counted within ``window`` of its event time.
 
-    def __init__(self, window: timedelta = timedelta(hours=24)) -> None:
+    ``lateness`` is how far behind the newest event time an event may be and still be decided from
+    memory alone; older ones need :meth:`needs_lookup` and the store's copies passed as ``known``.
+    Every counted copy carries the sequence number of the batch that counted it; :meth:`confirm` says
+    which batches are stored, and only stored copies are ever forgotten.
+    """
+
+    def __init__(self, window: timedelta = timedelta(hours=24),
+                 lateness: timedelta = timedelta(hours=1)) -> None:
         self.window = window
+        self.lateness = lateness
         self._window_us = window // timedelta(microseconds=1)
-        #: (type, event_id) -> event times (µs since epoch) of the copies that were counted
-        self._seen: dict[tuple[str, str], list[int]] = {}
-        self._heap: list[tuple[int, str, str]] = []
+        self._lateness_us = lateness // timedelta(microseconds=1)
+        #: digest -> event time (µs) of the counted copy, or a list when several copies were counted
+        self._times: dict[int, int | list[int]] = {}
+        #: hour of event time -> [highest batch sequence in it, digests counted in it]
+        self._hours: dict[int, list[Any]] = {}
         self._newest: int | None = None
+        self._confirmed = -1
+        self._size = 0
 
-    def is_duplicate(self, event: Mapping[str, Any]) -> bool:
-        """True when the same type and ``event_id`` was counted within the window of this event's time;
-        otherwise the event is remembered as counted and False is returned."""
-        t = instant_key(event_time(event))
-        key = (str(event["type"]), str(event["event_id"]))
-        times = self._seen.get(key)
-        if times is not None and any(abs(t - s) <= self._window_us for s in times):
-            return True
+    # -- reading ---------------------------------------------------------------------------------
+
+    @property
+    def newest(self) -> int | None:
+        """The newest event time (µs since the Unix epoch) counted or restored, or None."""
+        return self._newest
+
+    def horizon(self, newest: int | None = None) -> int | None:
+        """Event times at or after this (µs) are decided from memory alone, given ``newest``."""
+        newest = self._newest if newest is None else newest
+        return None if newest is None else newest - self._lateness_us
+
+    def needs_lookup(self, t: int, newest: int | None = None) -> bool:
+        """True when an event at ``t`` (µs) may have a counted copy that memory has forgotten."""
+        horizon = self.horizon(newest)
+        return horizon is not None and t < horizon
+
+    def seen_within(self, digest: int, t: int, known: Iterable[int] = ()) -> bool:
+        """A counted copy in memory, or in ``known`` (the store's copies), lies within the window of t."""
+        w = self._window_us
+        times = self._times.get(digest)
+        if times is not None:
+            if type(times) is int:
+                if abs(t - times) <= w:
+                    return True
+            elif any(abs(t - s) <= w for s in times):  # type: ignore[union-attr]
+                return True
+        return any(abs(t - s) <= w for s in known)
+
+    # -- changing --------------------------------------------------------------------------------
+
+    def count(self, digest: int, t: int, seq: int = 0) -> None:
+        """Remember a copy as counted by batch ``seq``."""
+        times = self._times.get(digest)
         if times is None:
-            self._seen[key] = [t]
+            self._times[digest] = t
+        elif type(times) is int:
+            self._times[digest] = [times, t]
         else:
-            times.append(t)
-        heapq.heappush(self._heap, (t, key[0], key[1]))
+            times.append(t)  # type: ignore[union-attr]
+        hour = t // _HOUR_US
+        slot = self._hours.get(hour)
+        if slot is None:
+            self._hours[hour] = [seq, [digest]]
+        else:
+            if seq > slot[0]:
+                slot[0] = seq
+            slot[1].append(digest)
+        self._size += 1
         if self._newest is None or t > self._newest:
+            moved = self._newest is None or t // _HOUR_US != self._newest // _HOUR_US
             self._newest = t
-            self._forget()
+            if moved:
+                self.forget_old()
+
+    def check(self, digest: int, t: int, seq: int = 0, known: Iterable[int] = ()) -> bool:
+        """True for a duplicate; otherwise the copy is counted (by batch ``seq``) and False returned."""
+        if self.seen_within(digest, t, known):
+            return True
+        self.count(digest, t, seq)
         return False
 
-    def _forget(self) -> None:
-        assert self._newest is not None
-        horizon = self._newest - self._window_us
-        heap = self._heap
-        while heap and heap[0][0] < horizon:
-            t, kind, event_id = heapq.heappop(heap)
-            key = (kind, event_id)
-            times = self._seen.get(key)
-            if times is None:
-                continue
-            with contextlib.suppress(ValueError):
-                times.remove(t)
-            if not times:
-                del self._seen[key]
+    def is_duplicate(self, event: Mapping[str, Any]) -> bool:
+        """:meth:`check` for one event dict, for callers that take events in event-time order (the
+        reference evaluation), where memory alone is always complete."""
+        return self.check(id_digest(str(event["type"]), str(event["event_id"])),
+                          instant_key(event_time(event)), seq=-1)
+
+    def confirm(self, seq: int) -> None:
+        """Batches up to ``seq`` are stored: their copies may be forgotten once old enough."""
+        if seq > self._confirmed:
+            self._confirmed = seq
+        self.forget_old()
+
+    def forget_old(self) -> None:
+        """Drop whole hours that lie ``window + lateness`` behind the newest and are confirmed stored."""
+        if self._newest is None:
+            return
+        limit = self._newest - self._window_us - self._lateness_us
+        confirmed = self._confirmed
+        old = [h for h, slot in self._hours.items() if (h + 1) * _HOUR_US <= limit and slot[0] <= confirmed]
+        for hour in old:
+            _, digests = self._hours.pop(hour)
+            low, high = hour * _HOUR_US, (hour + 1) * _HOUR_US
+            for digest in digests:
+                times = self._times.get(digest)
+                if times is None:
+                    continue
+                if type(times) is int:
+                    if low <= times < high:
+                        del self._times[digest]
+                        self._size -= 1
+                    continue
+                kept = [s for s in times if not low <= s < high]  # type: ignore[union-attr]
+                self._size -= len(times) - len(kept)  # type: ignore[arg-type]
+                if not kept:
+                    del self._times[digest]
+                else:
+                    self._times[digest] = kept[0] if len(kept) == 1 else kept
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._seen.values())
+        return self._size
 
-    def snapshot(self) -> dict[str, Any]:
-        """The state as plain JSON-able data (instants as µs since the Unix epoch)."""
-        return {
-            "window_seconds": self.window.total_seconds(),
-            "newest": self._newest,
-            "seen": [[kind, event_id, list(times)] for (kind, event_id), times in self._seen.items()],
-        }
-
-    def restore(self, state: Mapping[str, Any]) -> Deduplicator:
-        """Replace this object's state by :meth:`snapshot` output and return it, so both
-        ``Deduplicator().restore(state)`` and ``dedup.restore(state)`` continue where the state left off."""
-        self.window = timedelta(seconds=float(state["window_seconds"]))
-        self._window_us = self.window // timedelta(microseconds=1)
-        self._newest = state.get("newest")
-        self._seen = {}
-        self._heap = []
-        for kind, event_id, times in state["seen"]:
-            self._seen[(kind, event_id)] = [int(t) for t in times]
-            for t in times:
-                self._heap.append((int(t), kind, event_id))
-        heapq.heapify(self._heap)
+    def restore(self, rows: Iterable[tuple[str, str, int]]) -> Deduplicator:
+        """Rebuild from stored copies (type, event_id, event time µs), all confirmed, and return self."""
+        self._times, self._hours, self._newest, self._size = {}, {}, None, 0
+        for kind, event_id, t in rows:
+            self.count(id_digest(kind, event_id), int(t), -1)
         return self
 
 
