@@ -124,12 +124,22 @@ def _seek_to_ledger(app: faust.App, sink: Any) -> None:
         await original()
         sink.generation = _generation(consumer)
         assignment = consumer.assignment()
-        await sink.on_assigned(_input_tps(assignment))
+        await sink.on_assigned(_input_tps(assignment), _partition_counts(consumer))
         for tp in assignment:
             if tp.topic in INPUT_TOPICS:
                 await consumer.seek(tp, sink.positions.get((tp.topic, tp.partition), -1) + 1)
 
     consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+
+
+def _partition_counts(consumer: Any) -> dict[str, int] | None:
+    """The input topics' partition counts in the cluster metadata of this assignment."""
+    try:
+        client = consumer._thread._ensure_consumer()
+        counts = {t: len(client.partitions_for_topic(t) or ()) for t in INPUT_TOPICS}
+    except Exception:  # not an aiokafka-driven consumer: keep what the sink has
+        return None
+    return {t: n for t, n in counts.items() if n}
 
 
 def _generation(consumer: Any) -> int:

@@ -21,7 +21,7 @@ from streams.sink import TP, FoldedBatch, RawRecord, SeenLookup
 _processor: Any = None
 
 
-def _init(alert_rows: list[dict[str, Any]] | None, owners: int = 0) -> None:
+def _init(alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] = 0) -> None:
     global _processor
     from sno.core.catalogue import load_catalogue
     from streams.processor import EventProcessor
@@ -60,10 +60,14 @@ def _forget(tp: TP) -> None:
     _processor.forget(tp)
 
 
+def _set_owners(counts: dict[str, int]) -> None:
+    _processor.set_owners(counts)
+
+
 class ProcessFolder:
     """The processor interface of the sink (`fold`, `load_seen`, `forget`), served by a child process."""
 
-    def __init__(self, alert_rows: list[dict[str, Any]] | None, owners: int = 0) -> None:
+    def __init__(self, alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] = 0) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
             initargs=(alert_rows, owners),
@@ -81,6 +85,9 @@ class ProcessFolder:
 
     def forget(self, tp: TP) -> None:
         self._pool.submit(_forget, tp).result()
+
+    def set_owners(self, counts: dict[str, int]) -> None:
+        self._pool.submit(_set_owners, counts).result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

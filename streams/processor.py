@@ -45,12 +45,13 @@ class EventProcessor:
     """
 
     def __init__(self, catalogue: Catalogue | None = None, alerts: AlertEngine | None = None,
-                 owners: int = 0) -> None:
+                 owners: int | dict[str, int] = 0) -> None:
         self.catalogue = catalogue or load_catalogue()
         #: judges breaches by event time as events pass (sno/core/ALERTS.md); None: no alerts
         self.alerts = alerts
-        #: partitions that own ids (murmur2 of the key, as any Kafka client); 0: no forwarding
-        self.owners = owners
+        #: per topic, the partitions that own ids (its partition count: murmur2 of the key modulo it, as
+        #: any Kafka client partitions); a topic missing here, or an int 0, forwards nothing
+        self.owners: dict[str, int] | int = owners
         #: one de-duplicator per partition: with forwarding, every copy of an id is counted there
         self.seen: dict[TP, Deduplicator] = {}
         #: a batch waiting for the store's answer to its SeenLookup
@@ -65,6 +66,15 @@ class EventProcessor:
 
     def forget(self, tp: TP) -> None:
         self.seen.pop(tp, None)
+
+    def set_owners(self, counts: dict[str, int]) -> None:
+        """The topics' partition counts as the group's assignment sees them (refreshed at every
+        rebalance, so partitions added to a live topic move ownership for every worker at once)."""
+        self.owners = dict(counts)
+
+    def owner_of(self, topic: str, key: bytes) -> int | None:
+        owners = self.owners if isinstance(self.owners, int) else self.owners.get(topic, 0)
+        return owner_partition(key, owners) if owners > 1 else None
 
     def fold(self, records: Sequence[RawRecord], seq: int = 0,
              confirmed: int = -1) -> FoldedBatch | SeenLookup:
@@ -87,12 +97,11 @@ class EventProcessor:
             if isinstance(result, Rejected):
                 self._dead_letter(work, result, topic, partition, offset, raw)
                 continue
-            if self.owners:
-                owner = owner_partition(result.key, self.owners)
-                if owner != partition:
-                    batch.forwards.append((topic, owner, result.key, raw))
-                    batch.forwarded += 1
-                    continue
+            owner = self.owner_of(topic, result.key)
+            if owner is not None and owner != partition:
+                batch.forwards.append((topic, owner, result.key, raw))
+                batch.forwarded += 1
+                continue
             record = result.record
             kind = result.type
             try:

@@ -99,6 +99,8 @@ class Processor(Protocol):
 
     def forget(self, tp: TP) -> None: ...
 
+    def set_owners(self, counts: dict[str, int]) -> None: ...
+
 
 def batch_ranges(records: Sequence[RawRecord]) -> dict[TP, tuple[int, int]]:
     ranges: dict[TP, tuple[int, int]] = {}
@@ -222,6 +224,8 @@ class ClickHouseSink:
         self.publish_forwards: Any = None
         self._seq = 0
         self._confirmed = -1
+        #: the input topics' partition counts of the current generation (owner of an id: murmur2 mod it)
+        self.owners: dict[str, int] = {}
         self._fold_lock = asyncio.Lock()
         self.processor = processor
         self.bootstrap = bootstrap
@@ -259,14 +263,21 @@ class ClickHouseSink:
 
     # -- assignment and recovery ---------------------------------------------------------------
 
-    async def on_assigned(self, tps: set[TP]) -> None:
+    async def on_assigned(self, tps: set[TP], owners: dict[str, int] | None = None) -> None:
+        """A (re)assignment: claim the partitions, then recover what is new. `owners` are the topics'
+        partition counts in this generation; when one changed, ids moved between partitions, so every
+        partition's memory is rebuilt from the store by owner (one owner per id, streams/README.md)."""
         async with self._lock:
             await self.idle()
-            for tp in self.assigned - tps:
+            moved = owners is not None and owners != self.owners
+            if owners is not None:
+                self.owners = dict(owners)
+                await self._in_folder(self.processor.set_owners, self.owners)
+            for tp in self.assigned - tps if not moved else self.assigned:
                 await self._in_folder(self.processor.forget, tp)
                 self.positions.pop(tp, None)
                 self.queued.pop(tp, None)
-            new = tps - self.assigned
+            new = tps - self.assigned if not moved else set(tps)
             self.assigned = set(tps)
             if tps:
                 await self._ch(self._claim, sorted(tps))
@@ -286,10 +297,16 @@ class ClickHouseSink:
         # drop the part of it that another worker writes under the same token.
         pending = {token: await self._ch(self._token_ranges, token) for token in sorted(tokens)}
         involved = set(tps).union(*(ranges.keys() for ranges in pending.values()))
-        for tp in sorted(involved):
-            exclude = [ranges[tp] for ranges in pending.values() if tp in ranges]
-            rows = await self._ch(self._read_seen, tp, exclude)
-            await self._in_folder(self.processor.load_seen, tp, rows)
+        exclude: dict[TP, list[tuple[int, int]]] = {}
+        for ranges in pending.values():
+            for tp, span in ranges.items():
+                exclude.setdefault(tp, []).append(span)
+        for topic in sorted({t for t, _ in involved}):
+            mine = sorted(p for t, p in involved if t == topic)
+            by_owner = await self._ch(self._read_seen, topic, mine, exclude)
+            for partition in mine:
+                rows = by_owner.get(partition, [])
+                await self._in_folder(self.processor.load_seen, (topic, partition), rows)
         for token, ranges in pending.items():
             await self._redo(token, ranges)
         for tp in involved - self.assigned:
@@ -360,18 +377,32 @@ class ClickHouseSink:
             result[(topic, partition)] = (done_to, pending_entry)
         return result
 
-    def _read_seen(self, tp: TP, exclude: list[tuple[int, int]]) -> list[tuple[Any, ...]]:
-        """The partition's counted ids of the event time the de-duplication memory holds (the window plus
-        its lateness, behind the newest), leaving out the offsets of an unfinished write (its fold is done
-        again from the state before it)."""
-        skip = " ".join(f"AND NOT (offset BETWEEN {int(a)} AND {int(b)})" for a, b in exclude)
-        where = f"topic = {{topic:String}} AND partition = {{partition:UInt32}} {skip}"
-        return self.store.query(
-            f"SELECT event_type, event_id, event_time FROM sno_seen WHERE {where} "
+    def _read_seen(self, topic: str, partitions: list[int],
+                   exclude: dict[TP, list[tuple[int, int]]]) -> dict[int, list[tuple[Any, ...]]]:
+        """The counted ids of a topic that the de-duplication memory holds (the window plus its lateness,
+        behind the topic's newest), grouped by the partition that owns each id now: after partitions
+        were added, an id's copies may lie on its former owner. The offsets of an unfinished write are
+        left out (its fold is done again from the state before it)."""
+        from streams.processor import owner_partition
+
+        skip = " ".join(f"AND NOT (partition = {int(p)} AND offset BETWEEN {int(a)} AND {int(b)})"
+                        for (t, p), spans in sorted(exclude.items()) if t == topic for a, b in spans)
+        where = f"topic = {{topic:String}} {skip}"
+        rows = self.store.query(
+            f"SELECT partition, event_type, event_id, event_time FROM sno_seen WHERE {where} "
             f"AND event_time >= (SELECT max(event_time) FROM sno_seen WHERE {where}) "
             f"- INTERVAL {_memory_hours()} HOUR",
-            {"topic": tp[0], "partition": tp[1]},
+            {"topic": topic},
         )
+        count = self.owners.get(topic, 0)
+        wanted = set(partitions)
+        out: dict[int, list[tuple[Any, ...]]] = {}
+        for partition, kind, event_id, at in rows:
+            owner = owner_partition(str(event_id).encode("utf-8", "surrogatepass"), count) if count > 1 \
+                else int(partition)
+            if owner in wanted:
+                out.setdefault(owner, []).append((kind, event_id, at))
+        return out
 
     async def _redo(self, token: str, ranges: dict[TP, tuple[int, int]]) -> None:
         """Read exactly the ranges of an unfinished batch again and write it with its own token."""

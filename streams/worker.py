@@ -70,7 +70,7 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
     """
     import faust
 
-    from sno.runtime.topics import check_owner_partitions, cluster_id, ensure_topics
+    from sno.runtime.topics import cluster_id, ensure_topics
     from streams.app import build_app
 
     started = time.monotonic()
@@ -82,17 +82,15 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         store.migrate()
         epoch = asyncio.run(cluster_id(settings.broker))
         asyncio.run(ensure_topics(settings.broker, INPUT_TOPICS, settings.partitions))
-        asyncio.run(check_owner_partitions(settings.broker, INPUT_TOPICS, settings.partitions))
         alert_rows = _alert_rows(store) if settings.alerts else None
         if settings.fold_in_child:
             from streams.folding import ProcessFolder
 
-            processor: Any = ProcessFolder(alert_rows, owners=settings.partitions)
+            processor: Any = ProcessFolder(alert_rows)
         else:
             from streams.processor import EventProcessor
 
-            processor = EventProcessor(alerts=_alert_engine(alert_rows) if alert_rows is not None else None,
-                                       owners=settings.partitions)
+            processor = EventProcessor(alerts=_alert_engine(alert_rows) if alert_rows is not None else None)
         sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch)
         bar = _progress_bar() if progress else None
         app = build_app(settings, sink, on_batch=(bar.update if bar is not None else None))

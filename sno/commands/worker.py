@@ -21,7 +21,8 @@ from sno.runtime.broker import broker_or_local
     type=int,
     default=2,
     show_default=True,
-    help="Partitions per input topic when the worker creates the topics.",
+    help="Partitions per input topic when the worker creates the topics (an id's owner is murmur2 of "
+         "its key modulo the topic's partition count, as Kafka clients partition).",
 )
 @click.option("--batch-size", type=int, default=1000, show_default=True,
               help="Events per agent batch (folded together; queued batches are written together).")
@@ -81,6 +82,7 @@ def command(
         s = result.stats
         click.echo(
             f"drained: {s.processed} processed, {s.rejected} rejected, {s.duplicates} duplicates, "
-            f"{s.skipped} already counted; first event after {result.first_event_seconds} s",
+            f"{s.forwarded} forwarded to their owner partition, {s.skipped} already counted; "
+            f"first event after {result.first_event_seconds} s",
             err=True,
         )

@@ -39,21 +39,3 @@ async def cluster_id(bootstrap: str) -> str:
     finally:
         await admin.close()
 
-
-async def check_owner_partitions(bootstrap: str, topics: Iterable[str], owners: int) -> None:
-    """Every input topic has at least the `owners` partitions that ids are hashed over (streams/README.md,
-    "One owner per id"); a topic with fewer could not take the records forwarded to an owner."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    await admin.start()
-    try:
-        for described in await admin.describe_topics(list(topics)):
-            found = len(described.get("partitions") or [])
-            if found and found < owners:
-                raise RuntimeError(
-                    f"the topic {described.get('topic')} has {found} partitions, fewer than the {owners} "
-                    f"that ids are owned by (--partitions): add partitions or lower the setting"
-                )
-    finally:
-        await admin.close()

@@ -1,0 +1,363 @@
+"""Exact counts whatever the arrival order, the producer's keys and the number of workers.
+
+events.md: a second copy of (type, event_id) whose event time lies within 24 h of the first's counts
+once, whatever the order and the delay in which the copies arrive, whichever partitions they land on and
+however many workers share the topics. The reference is the core's: the de-duplicated set folded in
+event-time order (`sno.core.judge.reference_report` does the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from schemas.validate import Accepted, validate
+from sno.core.buckets import FAMILIES, MonthInputs
+from sno.core.catalogue import load_catalogue
+from sno.core.dedup import Deduplicator, event_time
+from sno.core.intervals import instant_key
+from sno.rollups import read_inputs
+from sno.runtime.store import Store
+from streams.processor import EventProcessor, owner_partition
+from streams.sink import ClickHouseSink
+
+APRIL = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)  # local midnight starting April 2026 (R1, R2)
+TOPIC = "sno.authentications"
+OWNERS = 2
+
+
+def _ts(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def month_lines(n: int, seed: int) -> list[bytes]:
+    """n distinct authentications spread over April 2026 (so memory forgets, and copies days apart
+    need the store), with processing times either side of the R14 limit."""
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        t = APRIL + timedelta(seconds=rng.uniform(0, 30 * 86_400))
+        lines.append(orjson.dumps({
+            "type": "authentication", "event_id": f"a-{seed}-{i}", "service": "digid",
+            "afnemer_id": f"0000000{rng.randrange(5):013d}", "started_at": _ts(t),
+            "completed_at": _ts(t + timedelta(milliseconds=rng.choice([300, 4000, 4001, 6000]))),
+            "outcome": "success",
+        }))
+    return lines
+
+
+def reference_inputs(lines: list[bytes]) -> tuple[MonthInputs, int]:
+    """The core's answer: valid events, de-duplicated in event-time order, folded."""
+    records = [r.record for r in map(validate, lines) if isinstance(r, Accepted)]
+    records.sort(key=lambda r: instant_key(event_time(r)))
+    dedup = Deduplicator()
+    counted = [r for r in records if not dedup.is_duplicate(r)]
+    return MonthInputs.from_events(counted, load_catalogue()), len(counted)
+
+
+def _clear(store: Store) -> None:
+    for table in ["sno_ledger", "sno_seen", "sno_owners", "sno_snapshots", "sno_deadletter",
+                  "sno_deadletter_daily", *(f"sno_{name}" for name in FAMILIES)]:
+        store.query(f"TRUNCATE TABLE IF EXISTS {table}")
+
+
+async def _feed(store: Store, arrival: list[bytes], batch: int, restart_at: int, land: list[int]) -> int:
+    """Feed records through the real sink and processor into the real store, in arrival order, each on
+    the partition it `land`s on; a record on the wrong partition is forwarded, and delivered back at
+    the end of the owner's queue as a broker would (offsets continue). The sink and processor are
+    replaced mid-way (a restart: memory rebuilt from the store). Returns the records forwarded."""
+    queues: dict[int, list[bytes]] = {p: [] for p in range(OWNERS)}
+    for line, p in zip(arrival, land, strict=True):
+        queues[p].append(line)
+    offsets = {p: 0 for p in range(OWNERS)}
+    forwarded = 0
+
+    def new_sink() -> ClickHouseSink:
+        sink = ClickHouseSink(store, EventProcessor(owners=OWNERS), bootstrap="unused:9092", epoch="e1")
+
+        async def forward(records: list[tuple[str, int, bytes, bytes]]) -> None:
+            nonlocal forwarded
+            for _topic, owner, _key, value in records:
+                queues[owner].append(value)
+                forwarded += 1
+
+        sink.publish_forwards = forward
+        return sink
+
+    sink = new_sink()
+    await sink.on_assigned({(TOPIC, p) for p in range(OWNERS)})
+    handed = 0
+    while any(offsets[p] < len(queues[p]) for p in queues):
+        for p in range(OWNERS):
+            chunk = queues[p][offsets[p]: offsets[p] + batch]
+            if not chunk:
+                continue
+            records = [(TOPIC, p, offsets[p] + i, line) for i, line in enumerate(chunk)]
+            offsets[p] += len(chunk)
+            await sink.flush(records)
+            handed += len(chunk)
+            await sink.idle()  # forwards are published before the write: the queues now hold them
+            if restart_at and handed >= restart_at:
+                restart_at = 0
+                await sink.close()
+                sink = new_sink()
+                await sink.on_assigned({(TOPIC, q) for q in range(OWNERS)})
+    await sink.idle()
+    await sink.close()
+    return forwarded
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    store = Store(None, tmp_path_factory.mktemp("exact") / "store")
+    store.migrate()
+    yield store
+    store.close()
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_arrival_order_with_copies_days_apart_on_any_partition_counts_each_event_once(
+    shared_store: Store, data: st.DataObject
+) -> None:
+    seed = data.draw(st.integers(0, 10_000), label="seed")
+    lines = month_lines(240, seed)
+    copies = data.draw(st.lists(st.integers(0, len(lines) - 1), max_size=120), label="copies")
+    arrival = lines + [lines[i] for i in copies]
+    how = data.draw(st.sampled_from(["shuffled", "copies_days_later", "reversed"]), label="order")
+    rng = random.Random(seed)
+    if how == "shuffled":
+        rng.shuffle(arrival)
+    elif how == "copies_days_later":  # the originals in event-time order, the re-sent batch at the end
+        arrival = sorted(lines, key=lambda line: orjson.loads(line)["started_at"]) + arrival[len(lines):]
+    else:
+        arrival.reverse()
+    keyed = data.draw(st.booleans(), label="keyed by event_id")
+    land = [owner_partition(orjson.loads(line)["event_id"].encode(), OWNERS) if keyed
+            else rng.randrange(OWNERS) for line in arrival]
+    batch = data.draw(st.sampled_from([7, 40, 200]), label="batch")
+    restart_at = data.draw(st.sampled_from([0, len(arrival) // 2]), label="restart at")
+
+    _clear(shared_store)
+    forwarded = asyncio.run(_feed(shared_store, arrival, batch, restart_at, land))
+
+    expected, counted = reference_inputs(arrival)
+    assert counted == len(lines)
+    assert read_inputs(shared_store) == expected
+    assert shared_store.query("SELECT count() FROM sno_seen")[0][0] == len(lines)
+    if keyed:
+        assert forwarded == 0  # keyed input pays nothing
+
+
+def _stored_content(store: Store) -> dict[str, Counter[Any]]:
+    """Every table as content that does not depend on partitions, offsets or the wall clock."""
+    out: dict[str, Counter[Any]] = {"inputs": Counter({"rollups": hash(repr(read_inputs(store)))})}
+    out["seen"] = Counter(store.query("SELECT event_type, event_id, event_time FROM sno_seen"))
+    out["snapshots"] = Counter(store.query(
+        "SELECT DISTINCT kind, service, environment, id, updated_at, payload FROM sno_snapshots "
+        "WHERE kind != 'forecast'"))
+    out["deadletters"] = Counter(store.query("SELECT reason, original FROM sno_deadletter FINAL"))
+    return out
+
+
+# -- through the real broker and worker processes ---------------------------------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from schemas.events import TOPICS  # noqa: E402
+from sno.core.snapshots import SNAPSHOT_TYPES  # noqa: E402
+from tests.conftest import sno_env  # noqa: E402
+from tests.kafka_util import produce_lines  # noqa: E402
+
+
+def reference_all(lines: list[bytes]) -> MonthInputs:
+    """The core's rollups of every valid non-snapshot event, de-duplicated in event-time order."""
+    records = [r.record for r in map(validate, lines)
+               if isinstance(r, Accepted) and r.type not in SNAPSHOT_TYPES]
+    records.sort(key=lambda r: instant_key(event_time(r)))
+    dedup = Deduplicator()
+    return MonthInputs.from_events([r for r in records if not dedup.is_duplicate(r)], load_catalogue())
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    """A simulated DigiD and MijnOverheid April (every event type, the simulator's own re-deliveries and
+    invalid lines), shuffled, with 3 % of its lines sent again at random places: copies days apart."""
+    out = tmp_path_factory.mktemp("sim") / "april.jsonl"
+    subprocess.run([sys.executable, "-m", "sno.cli", "simulate", "--month", "2026-04", "--service", "digid",
+                    "--service", "mijnoverheid", "--scale", "0.0002", "--no-burst", "-o", str(out)],
+                   check=True, capture_output=True, env=sno_env())
+    lines = out.read_bytes().splitlines()
+    rng = random.Random(13)
+    lines += rng.sample(lines, len(lines) * 3 // 100)
+    rng.shuffle(lines)
+    return lines
+
+
+def worker(broker: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+    """`sno worker --drain` as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "sno.cli", "worker", "--broker", broker, "--drain", *args],
+        capture_output=True, timeout=timeout, env=sno_env())
+
+
+def produce_null_keyed(bootstrap: str, lines: list[bytes]) -> None:
+    """Publish as a librdkafka producer of another language would: null keys, spread over partitions."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all",
+                         "enable.idempotence": False})
+    for line in lines:
+        try:
+            topic = TOPICS[orjson.loads(line)["type"]]
+        except Exception:
+            topic = TOPIC
+        producer.produce(topic, value=line, key=None)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+
+
+def _check(store_path: Path, lines: list[bytes]) -> dict[str, Counter[Any]]:
+    with Store(None, store_path) as st:
+        assert read_inputs(st) == reference_all(lines)
+        counted = st.query("SELECT count(), uniqExact(event_type, event_id) FROM sno_seen")[0]
+        assert counted[0] == counted[1]  # no id counted twice
+        return _stored_content(st)
+
+
+def test_a_shuffled_month_with_copies_days_apart_through_the_pipeline_counts_each_event_once(
+    fresh_broker: Any, store_path: Path, simulated: list[bytes]
+) -> None:
+    produce_lines(fresh_broker.bootstrap, simulated)
+    done = worker(fresh_broker.bootstrap, "--store", str(store_path))
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b" 0 forwarded" in done.stderr  # keyed by event_id as sno ingest keys: nothing to forward
+    _check(store_path, simulated)
+
+
+def test_null_keyed_records_from_librdkafka_are_counted_once_on_their_owner_partition(
+    fresh_broker: Any, tmp_path: Path, simulated: list[bytes]
+) -> None:
+    produce_null_keyed(fresh_broker.bootstrap, simulated)
+    done = worker(fresh_broker.bootstrap, "--store", str(tmp_path / "unkeyed"))
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b" 0 forwarded" not in done.stderr
+    unkeyed = _check(tmp_path / "unkeyed", simulated)
+    # and a worker on a fresh store reading the same topics (forwarded copies included) agrees
+    again = worker(fresh_broker.bootstrap, "--store", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr.decode()[-2000:]
+    assert _check(tmp_path / "again", simulated) == unkeyed
+
+
+class StoreServe:
+    """`sno store serve` in a process of its own, on a free port."""
+
+    def __init__(self, store: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sno.cli", "store", "serve", "--store", str(store), "--port", "0"],
+            stderr=subprocess.PIPE, env=sno_env())
+        line = self.process.stderr.readline().decode()  # type: ignore[union-attr]
+        assert " at http://" in line, line
+        self.url = line.split(" at ", 1)[1].split()[0]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(30)
+
+
+def test_one_worker_through_the_clickhouse_http_interface_writes_what_the_embedded_store_holds(
+    fresh_broker: Any, tmp_path: Path, simulated: list[bytes]
+) -> None:
+    produce_lines(fresh_broker.bootstrap, simulated)
+    embedded = worker(fresh_broker.bootstrap, "--store", str(tmp_path / "embedded"))
+    assert embedded.returncode == 0, embedded.stderr.decode()[-2000:]
+    served = StoreServe(tmp_path / "served")
+    try:
+        done = worker(fresh_broker.bootstrap, "--clickhouse", served.url, "--store", str(tmp_path / "faust"))
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+    finally:
+        served.stop()
+    assert _check(tmp_path / "served", simulated) == _check(tmp_path / "embedded", simulated)
+
+
+def _chaos(broker: str, url: str, faust_dir: Path, lines: list[bytes], kills: int,
+           seed: int) -> dict[str, int]:
+    """Three workers in one group on one served store; while the lines arrive in chunks, a seeded
+    supervisor SIGKILLs workers at random moments and restarts them, and SIGSTOPs one past its session
+    timeout, resuming it after its partitions moved. Returns what happened."""
+    rng = random.Random(seed)
+    chunks = [lines[i::6] for i in range(6)]
+
+    def start(i: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sno.cli", "worker", "--broker", broker, "--clickhouse", url,
+             "--store", str(faust_dir / f"w{i}"), "--batch-size", "300"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=sno_env())
+
+    workers = [start(i) for i in range(3)]
+    seen = {"killed": 0, "stopped": 0, "exited_fenced_or_failed": 0}
+    try:
+        for n, chunk in enumerate(chunks):
+            produce_lines(broker, chunk)
+            time.sleep(rng.uniform(1.0, 4.0))
+            if n == 2:  # a stall past the session timeout (2 s): the others take its partitions
+                victim = workers[rng.randrange(3)]
+                victim.send_signal(signal.SIGSTOP)
+                time.sleep(7)
+                victim.send_signal(signal.SIGCONT)
+                seen["stopped"] += 1
+            for _ in range(kills if n < len(chunks) - 1 else 0):
+                i = rng.randrange(3)
+                time.sleep(rng.uniform(0.2, 2.5))
+                workers[i].send_signal(signal.SIGKILL)
+                workers[i].wait()
+                seen["killed"] += 1
+                workers[i] = start(i)
+            for i, w in enumerate(workers):  # the supervisor restarts whatever exited by itself
+                if w.poll() is not None:
+                    seen["exited_fenced_or_failed"] += 1
+                    workers[i] = start(i)
+        time.sleep(3)
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGCONT)
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            try:
+                w.wait(30)
+            except subprocess.TimeoutExpired:
+                w.kill()
+    return seen
+
+
+@pytest.mark.parametrize("kills", [pytest.param(1, id="one-kill-per-chunk"),
+                                   pytest.param(3, id="three-kills-per-chunk", marks=pytest.mark.slow)])
+def test_three_workers_killed_stalled_and_rebalanced_on_one_served_store_equal_a_single_worker(
+    fresh_broker: Any, tmp_path: Path, simulated: list[bytes], kills: int
+) -> None:
+    served = StoreServe(tmp_path / "shared")
+    try:
+        seen = _chaos(fresh_broker.bootstrap, served.url, tmp_path, simulated, kills, seed=kills)
+        # what the crashed and fenced workers left is finished by one draining worker
+        done = worker(fresh_broker.bootstrap, "--clickhouse", served.url, "--store", str(tmp_path / "last"))
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+    finally:
+        served.stop()
+    assert seen["killed"] >= 5 * kills and seen["stopped"] == 1
+    single = worker(fresh_broker.bootstrap, "--store", str(tmp_path / "single"))
+    assert single.returncode == 0, single.stderr.decode()[-2000:]
+    assert _check(tmp_path / "shared", simulated) == _check(tmp_path / "single", simulated)
+    print("chaos:", seen, os.getpid())
