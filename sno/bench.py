@@ -58,7 +58,7 @@ def _events_file(folder: Path, n: int, seed: int) -> tuple[Path, list[tuple[str,
     return path, records
 
 
-async def _produce(bootstrap: str, records: list[tuple[str, bytes, bytes]]) -> float:
+async def _produce(bootstrap: str, records: list[tuple[str, bytes | None, bytes]]) -> float:
     from sno.ingest import BatchPublisher, connect
 
     producer = await connect(bootstrap)
@@ -177,6 +177,15 @@ def run_bench(n: int, *, seed: int = 1, say: Callable[[str], None] = lambda _: N
                 say("alert latency at half the pipeline rate")
                 latency = alert_latency(broker.bootstrap, folder, result["pipeline_eps"] / 2)
             result.update(latency)
+        say("pipeline_unkeyed_eps: the same events null-keyed, spread over partitions (librdkafka-like)")
+        with LocalBroker() as unkeyed:
+            asyncio.run(ensure_topics(unkeyed.bootstrap, topics, PARTITIONS))
+            asyncio.run(_produce(unkeyed.bootstrap, [(t, None, v) for t, _, v in records]))
+            status = _pipeline(unkeyed.bootstrap, folder / "unkeyed-store", folder)
+            span = (status["last_write_at"] or 0) - (status["first_record_at"] or 0)
+            # events of the input per second: forwarded copies are read twice, and that is the cost
+            result["pipeline_unkeyed_eps"] = round(len(records) / span) if span > 0 else None
+            result["unkeyed_forwarded"] = status.get("forwarded")
         say("report_seconds: one month's report for one service")
         result["report_seconds"] = round(_report_seconds(store), 3)
     result["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
