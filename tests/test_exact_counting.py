@@ -28,7 +28,7 @@ from sno.core.intervals import instant_key
 from sno.rollups import read_inputs
 from sno.runtime.store import Store
 from streams.processor import EventProcessor, owner_partition
-from streams.sink import ClickHouseSink
+from streams.sink import ClickHouseSink, Fenced
 
 APRIL = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)  # local midnight starting April 2026 (R1, R2)
 TOPIC = "sno.authentications"
@@ -181,6 +181,7 @@ from schemas.events import TOPICS  # noqa: E402
 from sno.core.snapshots import SNAPSHOT_TYPES  # noqa: E402
 from tests.conftest import sno_env  # noqa: E402
 from tests.kafka_util import produce_lines  # noqa: E402
+from tests.test_sink_failures import sigterm_caught  # noqa: E402, F401 (a fixture: SIGTERM to pytest)
 
 
 def reference_all(lines: list[bytes]) -> MonthInputs:
@@ -361,3 +362,39 @@ def test_three_workers_killed_stalled_and_rebalanced_on_one_served_store_equal_a
     assert single.returncode == 0, single.stderr.decode()[-2000:]
     assert _check(tmp_path / "shared", simulated) == _check(tmp_path / "single", simulated)
     print("chaos:", seen, os.getpid())
+
+
+def test_a_worker_whose_partition_was_claimed_by_a_newer_generation_abandons_its_write(
+    shared_store: Store, sigterm_caught: list[int]  # noqa: F811 (the fixture imported below)
+) -> None:
+    """Fencing: the stalled worker's write leaves only its `pending` row; the new owner's count stands,
+    and recovery takes the newest generation's write, not the abandoned one (streams/README.md)."""
+    _clear(shared_store)
+    lines = month_lines(20, 3)
+    records = [(TOPIC, 0, i, line) for i, line in enumerate(lines)]
+
+    async def scenario() -> tuple[BaseException | None, ClickHouseSink]:
+        old = ClickHouseSink(shared_store, EventProcessor(), bootstrap="unused:9092", epoch="e1")
+        old.generation = 1
+        await old.on_assigned({(TOPIC, 0)})
+        new = ClickHouseSink(shared_store, EventProcessor(), bootstrap="unused:9092", epoch="e1")
+        new.generation = 2
+        await new.on_assigned({(TOPIC, 0)})  # the group moved the partition while `old` was stalled
+        await old.flush(records[:10])
+        with pytest.raises(Fenced):
+            await old.idle()
+        await new.flush(records[:15])
+        await new.idle()
+        third = ClickHouseSink(shared_store, EventProcessor(), bootstrap="unused:9092", epoch="e1")
+        third.generation = 3
+        await third.on_assigned({(TOPIC, 0)})
+        return old.fatal, third
+
+    fatal, third = asyncio.run(scenario())
+    assert isinstance(fatal, Fenced) and sigterm_caught  # the fenced worker stops itself
+    assert shared_store.query("SELECT count() FROM sno_seen")[0][0] == 15
+    states = shared_store.query(
+        "SELECT generation, state, to_offset FROM sno_ledger ORDER BY generation, state")
+    assert states == [(1, "pending", 9), (2, "pending", 14), (2, "done", 14)]
+    assert third.positions[(TOPIC, 0)] == 14
+    assert read_inputs(shared_store) == reference_inputs(lines[:15])[0]
