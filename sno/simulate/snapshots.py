@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from sno.simulate.afnemers import MIJNOVERHEID_AFNEMERS
 from sno.simulate.clock import DAY, HOUR, MINUTE, local_ms, nth_weekday
+from sno.simulate.norms import resolution_hours
 from sno.simulate.run import Run
 
 _SERVICE_CODE: Final = {"digid": "DGD", "digid-machtigen": "MCH", "mijnoverheid": "MOH"}
@@ -34,13 +35,6 @@ _CLASSIFICATIONS: Final[dict[int, list[tuple[str, str]]]] = {
         ("midden", "laag"),
         ("laag", "laag"),
     ],
-}
-
-#: R11 resolution targets in hours (P1 clock hours, P2/P3 office hours), only to shape realistic clocks.
-_TARGET_HOURS: Final = {
-    "digid": {1: 6, 2: 10, 3: 18},
-    "digid-machtigen": {1: 6, 2: 10, 3: 18},
-    "mijnoverheid": {1: 6, 2: 20, 3: 30},
 }
 
 _INCIDENT_TITLES: Final = (
@@ -64,6 +58,8 @@ class Snapshots:
         self.outage_seq = 0
         self.maintenance_seq = 0
         self.incident_seq = 0
+        #: R11 targets (hours per priority) of each service, only to shape realistic incident clocks.
+        self.target_hours = {service: resolution_hours(service, run.month) for service in run.services}
 
     def burst_outage(self, first: int) -> None:
         """Overload often brings a short outage with it; R16 leaves that minute out of U."""
@@ -307,7 +303,7 @@ class Snapshots:
             (0.72, 0.1, 0.07, 0.04, 0.05, 0.02),
         )[0]
         fraction = rng.lognormvariate(math.log(0.3), 0.6)
-        target = _TARGET_HOURS[service][priority]
+        target = self.target_hours[service][priority]
         if priority == 1:
             resolved = detected + int(fraction * target * HOUR)
             notified: int | None = detected + int(
