@@ -1,4 +1,4 @@
-"""Duplicate detection (events.md): the same ``event_id`` of the same type within 24 hours of event time
+"""Duplicate detection (docs/events.md): the same ``event_id`` of the same type within 24 hours of event time
 counts once.
 
 Producers retry, so the stream sees some events twice; counting them twice would inflate volumes and
