@@ -30,6 +30,7 @@ from sno.core.calendar import Month
 from sno.simulate.faults import INVALID_KINDS
 from sno.simulate.generator import Generator
 from sno.simulate.norms import digid_capacity_limit
+from sno.simulate.run import Run
 from sno.simulate.summary import SimulationSummary
 
 __all__ = [
@@ -77,7 +78,8 @@ def simulate(
             raise ValueError(f"{name} must lie in 0..1")
     if days is not None and days < 1:
         raise ValueError("days must be at least 1")
+    run = Run(the_month, chosen, scale, seed, days)
     generator = Generator(
-        the_month, chosen, scale, seed, invalid_share, duplicate_share, days, capacity_burst
+        run, invalid_share=invalid_share, duplicate_share=duplicate_share, capacity_burst=capacity_burst
     )
     return generator.run_to(out)

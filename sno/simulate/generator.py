@@ -11,7 +11,6 @@ from __future__ import annotations
 import time as _time
 from typing import BinaryIO
 
-from sno.core.calendar import Month
 from sno.simulate.clock import MINUTE
 from sno.simulate.faults import Faults
 from sno.simulate.run import Run
@@ -24,21 +23,13 @@ class Generator:
     """One run: the shared ``Run`` state and the three concerns that draw from it."""
 
     def __init__(
-        self,
-        month: Month,
-        services: tuple[str, ...],
-        scale: float,
-        seed: int,
-        invalid_share: float,
-        duplicate_share: float,
-        days: int | None,
-        capacity_burst: bool,
+        self, run: Run, *, invalid_share: float, duplicate_share: float, capacity_burst: bool
     ) -> None:
-        self.run = Run(month, services, scale, seed, days)
+        self.run = run
         self.capacity_burst = capacity_burst
-        self.streams = Streams(self.run)
-        self.snapshots = Snapshots(self.run)
-        self.faults = Faults(self.run, invalid_share, duplicate_share)
+        self.streams = Streams(run)
+        self.snapshots = Snapshots(run)
+        self.faults = Faults(run, invalid_share, duplicate_share)
 
     def plan(self) -> None:
         """The month's plan, in the order its draws are made: bursts, snapshots, forecasts, rarities."""
