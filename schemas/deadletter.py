@@ -1,4 +1,5 @@
-"""Dead-letter records: what `sno.deadletter` holds for every rejected input (events.md, "Invalid input").
+"""Dead-letter records: what `sno.deadletter` holds for every rejected input (docs/events.md,
+"Invalid input").
 
 One builder serves `sno ingest` (source: file and line) and the stream worker (source: topic, partition
 and offset), so that operators read one format whatever refused the input. The format is documented in
@@ -129,7 +130,7 @@ def deadletter_record(
     original_size: int | None = None,
     now: datetime | None = None,
 ) -> DeadLetter:
-    """The dead-letter record of one rejected input (events.md, "Invalid input").
+    """The dead-letter record of one rejected input (docs/events.md, "Invalid input").
 
     `original_size` is the full size when the caller kept only a prefix of an over-long line (ingest
     does not hold a line of a gigabyte in memory just to cut it here).

@@ -1,4 +1,4 @@
-"""The event contract (events.md, version 1) as pydantic models.
+"""The event contract (docs/events.md, version 1) as pydantic models.
 
 These models are the executable form of the contract that producers in other teams code against, so
 they are deliberately strict about types (an integer is a JSON integer, a boolean a JSON boolean, an
@@ -60,10 +60,10 @@ __all__ = [
     "topic_of",
 ]
 
-#: Version of events.md that these models implement; published in every JSON Schema file.
+#: Version of docs/events.md that these models implement; published in every JSON Schema file.
 CONTRACT_VERSION: Final = 1
 
-#: Topic of each event type (events.md, "Types and topics").
+#: Topic of each event type (docs/events.md, "Types and topics").
 TOPICS: Final[dict[str, str]] = {
     "authentication": "sno.authentications",
     "transaction": "sno.transactions",
@@ -76,12 +76,12 @@ TOPICS: Final[dict[str, str]] = {
     "support_contact": "sno.support",
     "forecast": "sno.forecasts",
 }
-#: Every rejected input, with its reason (events.md, "Invalid input").
+#: Every rejected input, with its reason (docs/events.md, "Invalid input").
 DEADLETTER_TOPIC: Final = "sno.deadletter"
-#: Breach alerts published by the pipeline (interfaces.md, "Alerts").
+#: Breach alerts published by the pipeline (docs/interfaces.md, "Alerts").
 ALERTS_TOPIC: Final = "sno.alerts"
 
-#: Event types in the order of events.md.
+#: Event types in the order of docs/events.md.
 EVENT_TYPES: Final[tuple[str, ...]] = tuple(TOPICS)
 
 #: Field whose value is the Kafka key. Snapshots are keyed by the thing they describe, so that every
@@ -142,7 +142,7 @@ Outcome = Literal["success", "failure", "cancelled", "error"]
 Cause = Literal["logius", "afnemer", "internet", "force_majeure", "dependency"]
 Level3 = Literal["hoog", "midden", "laag"]
 
-#: An afnemer's OIN (events.md: "the customer organisation (OIN, 20 digits)").
+#: An afnemer's OIN (docs/events.md: "the customer organisation (OIN, 20 digits)").
 Oin = Annotated[str, StringConstraints(pattern=r"^[0-9]{20}$")]
 #: Identifier of the thing a snapshot describes; bounded like `event_id`.
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -165,7 +165,7 @@ def _field_error(code: str, field: str, message: str) -> PydanticCustomError:
 
 
 class EventBase(BaseModel):
-    """The common fields of events.md.
+    """The common fields of docs/events.md.
 
     Strict mode makes a JSON string never pass for a number or a boolean; `extra="ignore"` keeps
     producers free to add fields (they are dropped, not stored).
@@ -424,7 +424,7 @@ class ForecastEvent(EventBase):
     messages: Count
 
 
-#: One model per type, in the order of events.md.
+#: One model per type, in the order of docs/events.md.
 EVENT_MODELS: Final[dict[str, type[EventBase]]] = {
     "authentication": AuthenticationEvent,
     "transaction": TransactionEvent,
@@ -471,7 +471,7 @@ def as_record(event: EventBase) -> dict[str, Any]:
 
 
 def topic_of(event: EventBase) -> str:
-    """The topic an event is published to (events.md, "Types and topics")."""
+    """The topic an event is published to (docs/events.md, "Types and topics")."""
     return TOPICS[event.type]  # type: ignore[attr-defined]
 
 

@@ -65,7 +65,7 @@ def schema_for(event_type: str | None = None) -> dict[str, Any]:
         return _decorate(
             schema,
             "SNO event",
-            "Any event of the SNO event contract (events.md, version "
+            "Any event of the SNO event contract (docs/events.md, version "
             f"{CONTRACT_VERSION}); `type` selects the schema and the topic. Instants are RFC 3339 with a "
             "UTC offset; unknown fields are ignored.",
         )

@@ -5,7 +5,7 @@ and only what it must: a size check on the raw bytes, one orjson parse, a byte s
 lines carry no `bsn` field without walking them, and one pydantic-core validation with the validator
 each model built when it was defined. It never raises: every failure, expected or not, comes back as a
 `Rejected` with a reason code from `REASONS` (documented in schemas/README.md), because an invalid
-input must never stop the worker (events.md, "Invalid input").
+input must never stop the worker (docs/events.md, "Invalid input").
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class Rejected:
 
 
 def validate(raw: bytes | bytearray | memoryview | str) -> Accepted | Rejected:
-    """Validate one JSON Lines line against the event contract (events.md).
+    """Validate one JSON Lines line against the event contract (docs/events.md).
 
     A trailing line terminator is allowed and not counted in the 1 MiB limit.
     """

@@ -1,6 +1,6 @@
 """`sno bench`: the pipeline measured against its own ceilings, in one run, on one broker.
 
-Figures (interfaces.md, "Benchmark"): the producer's rate; `sno ingest`'s rate (read, validate, publish,
+Figures (docs/interfaces.md, "Benchmark"): the producer's rate; `sno ingest`'s rate (read, validate, publish,
 on a broker of its own so the pipeline's input is not doubled); a bare aiokafka consumer reading and
 JSON-decoding the same topics (the broker's ceiling); a no-op Faust agent with the pipeline's own app,
 settings and serializer (the framework's ceiling); the real pipeline, first event consumed to last

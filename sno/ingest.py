@@ -314,7 +314,7 @@ async def connect(bootstrap: str, *, linger_ms: int = DEFAULT_LINGER_MS) -> AIOK
     """A started producer for `bootstrap`, or `BrokerUnavailableError` with one line saying why.
 
     No idempotence (the embedded broker has no InitProducerId); duplicates after a retry are harmless
-    because the pipeline de-duplicates on `event_id` (events.md).
+    because the pipeline de-duplicates on `event_id` (docs/events.md).
     """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -471,6 +471,6 @@ async def publish_files(
 
 
 def bootstrap_from_env() -> str | None:
-    """The broker from `SNO_BROKER` (interfaces.md, settings), if set and not empty."""
+    """The broker from `SNO_BROKER` (docs/interfaces.md, settings), if set and not empty."""
     value = os.environ.get("SNO_BROKER", "").strip()
     return value or None

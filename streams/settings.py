@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Input topics of events.md. Kept here (not imported from schemas) so the Faust app can be built
+#: Input topics of docs/events.md. Kept here (not imported from schemas) so the Faust app can be built
 #: before the contract module is loaded; tests check the two agree.
 INPUT_TOPICS: tuple[str, ...] = (
     "sno.authentications",

@@ -14,7 +14,7 @@ KEY_FIELDS = {"incident": "incident_id", "outage": "outage_id", "maintenance": "
 
 
 def topic_and_key(line: bytes, default_topic: str = "sno.authentications") -> tuple[str, bytes]:
-    """Where a producer following events.md would send this line (bad lines: the default topic)."""
+    """Where a producer following docs/events.md would send this line (bad lines: the default topic)."""
     try:
         obj = orjson.loads(line)
         kind = obj["type"]

@@ -1,5 +1,6 @@
 """The alert engine (sno/core/alerts.py): each rule fires at the right event time, stays quiet when the
-norm is kept, resolves, marks replays, and fires nothing twice after a restart (interfaces.md "Alerts")."""
+norm is kept, resolves, marks replays, and fires nothing twice after a restart (docs/interfaces.md
+"Alerts")."""
 
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ def only(alerts: list[Alert], rule: str, state: str | None = None) -> list[Alert
 
 
 def test_an_alert_carries_exactly_the_keys_of_the_interface_contract() -> None:
-    """interfaces.md "Alerts" lists the keys; the stream publishes as_json() as is."""
+    """docs/interfaces.md "Alerts" lists the keys; the stream publishes as_json() as is."""
     minute = at("2026-04-02T10:00:00+02:00")
     out = feed(engine(), auths("digid-machtigen", minute, 1001))
     assert len(out) == 1
@@ -742,7 +743,7 @@ def mixed_stream() -> list[Any]:
 
 
 def test_replaying_history_marks_alerts_replayed_and_a_live_stream_does_not() -> None:
-    """interfaces.md: replayed when emitted more than an hour (alerts.toml) after its event time."""
+    """docs/interfaces.md: replayed when emitted more than an hour (alerts.toml) after its event time."""
     live = feed(
         engine("2026-04-02T10:00:50+02:00"), auths("digid-machtigen", at("2026-04-02T10:00:00+02:00"), 1001)
     )
@@ -753,7 +754,7 @@ def test_replaying_history_marks_alerts_replayed_and_a_live_stream_does_not() ->
 
 
 def test_a_restart_with_restored_states_fires_nothing_twice() -> None:
-    """interfaces.md: the same breach has the same id, so a restart that re-reads the stream with the
+    """docs/interfaces.md: the same breach has the same id, so a restart that re-reads the stream with the
     states restored raises only what had not been raised yet."""
     first = feed(engine(), mixed_stream())
     assert {a.rule for a in first} >= {

@@ -103,7 +103,7 @@ def get_alerts(url: str) -> list[dict[str, Any]]:
 
 
 def test_a_firing_alert_arrives_with_grouping_labels_and_annotations_and_resolves(alertmanager: str) -> None:
-    """interfaces.md Alerts → Alertmanager: alertname = rule, severity, service, environment, afnemer_id,
+    """docs/interfaces.md Alerts → Alertmanager: alertname = rule, severity, service, environment, afnemer_id,
     subject as labels; summary, value, norm, event_time as annotations; endsAt on resolve."""
     fired_at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     result = post_alerts(alertmanager, [make_alert("firing", fired_at, afnemer="00000001234567890000")])

@@ -1,7 +1,7 @@
 """The production setup in deploy/: what can be checked without a container engine or a network.
 
 Nothing here starts Kafka, ClickHouse, Grafana or Alertmanager. The files are parsed and cross-checked
-against the contract (events.md topics, the worker's settings, the migrations' tables), the Grafana SQL
+against the contract (docs/events.md topics, the worker's settings, the migrations' tables), the Grafana SQL
 is run against the embedded ClickHouse with the same migrations, and where the machine has them,
 `docker compose config` and `amtool` validate their own formats (skipped with a reason otherwise).
 """
@@ -495,7 +495,7 @@ def test_alerts_are_routed_by_their_severity(severity: str, receiver: str) -> No
 
 
 def test_alertmanager_groups_and_inhibits_only_on_labels_the_alerts_carry() -> None:
-    # interfaces.md, "Alerts": alertname is the rule; the other labels are keys of the alert.
+    # docs/interfaces.md, "Alerts": alertname is the rule; the other labels are keys of the alert.
     labels = {"alertname", "severity", "service", "environment", "subject", "afnemer_id"}
     config = yaml.safe_load(ALERTMANAGER.read_text())
     assert set(config["route"]["group_by"]) <= labels

@@ -1,6 +1,6 @@
 """Hand-computed golden cases (tests/golden/kpi/*.json) against the reference report (R1–R23).
 
-Each file gives events exactly as in events.md and the KPI keys computed by hand; the events are turned
+Each file gives events exactly as in docs/events.md and the KPI keys computed by hand; the events are turned
 into the records a validated event produces (instants as aware datetimes, absent optional fields None,
 ``environment`` defaulted) and judged by ``reference_report``. Only the keys a case gives are compared:
 numbers with an absolute tolerance of 1e-4, ``at`` as an instant, ``items`` matched by their id.
@@ -21,7 +21,7 @@ from sno.core.judge import reference_report
 GOLDEN = Path(__file__).parent / "golden" / "kpi"
 CASES = sorted(GOLDEN.glob("*.json"))
 
-#: Every field of each type in events.md, so absent optional fields become None as after validation.
+#: Every field of each type in docs/events.md, so absent optional fields become None as after validation.
 FIELDS: dict[str, tuple[str, ...]] = {
     "authentication": ("started_at", "completed_at", "outcome", "level"),
     "transaction": ("started_at", "completed_at", "outcome", "operation"),
@@ -58,7 +58,7 @@ ITEM_IDS = ("id", "api", "afnemer_id")
 
 
 def as_record(raw: dict[str, Any]) -> dict[str, Any]:
-    """What a validated event's ``model_dump()`` gives for ``raw`` (events.md)."""
+    """What a validated event's ``model_dump()`` gives for ``raw`` (docs/events.md)."""
     record: dict[str, Any] = {
         "type": raw["type"],
         "event_id": raw["event_id"],

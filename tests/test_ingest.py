@@ -1,6 +1,7 @@
-"""`sno ingest` (interfaces.md) against a real broker: valid lines reach their topics (events.md "Types
-and topics") with their keys, rejected lines reach `sno.deadletter` with their reasons (events.md
-"Invalid input"), and the failures that end a run do so with one line and a non-zero status.
+"""`sno ingest` (docs/interfaces.md) against a real broker: valid lines reach their topics
+(docs/events.md "Types and topics") with their keys, rejected lines reach `sno.deadletter` with their
+reasons (docs/events.md "Invalid input"), and the failures that end a run do so with one line and a
+non-zero status.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def test_lines_are_split_the_same_whatever_the_read_block_size(block: int) -> No
 
 @pytest.mark.parametrize("block", [2, 5, 16, 1000])
 def test_an_over_long_line_is_cut_and_measured_without_disturbing_the_next(block: int) -> None:
-    """events.md: a line over the limit is rejected; the reader keeps only a prefix of it but reports
+    """docs/events.md: a line over the limit is rejected; the reader keeps only a prefix of it but reports
     its full size, and the lines around it are intact."""
     long = b"x" * 37
     data = b"ok1\n" + long + b"\nok2\n" + long + b"y"  # the last over-long line has no newline
@@ -166,7 +167,7 @@ def event_files(tmp_path: Path) -> dict[str, Any]:
 def test_ingest_publishes_each_valid_line_to_its_topic_with_its_key_and_every_bad_line_as_a_dead_letter(
     fresh_broker: Any, event_files: dict[str, Any]
 ) -> None:
-    """events.md: valid events go to their type's topic, keyed by event_id or, for snapshots, by the
+    """docs/events.md: valid events go to their type's topic, keyed by event_id or, for snapshots, by the
     snapshot id (one partition per incident, in order); each rejected line goes to sno.deadletter
     exactly once with its reason, file and line, and its original bytes (a BSN redacted)."""
     bootstrap = fresh_broker.bootstrap
@@ -205,7 +206,7 @@ def test_ingest_publishes_each_valid_line_to_its_topic_with_its_key_and_every_ba
 
 
 def test_sno_ingest_reads_standard_input_and_prints_the_summary(broker: str) -> None:
-    """interfaces.md: `sno ingest -` reads standard input and prints what was sent and refused."""
+    """docs/interfaces.md: `sno ingest -` reads standard input and prints what was sent and refused."""
     run = uuid.uuid4().hex[:8]
     event = {**_base("notification"), "event_id": f"{run}-stdin"}
     data = _line(event) + b"\n" + b"{broken\n"
@@ -218,7 +219,7 @@ def test_sno_ingest_reads_standard_input_and_prints_the_summary(broker: str) -> 
 
 
 def test_sno_ingest_takes_the_broker_from_sno_broker(broker: str, tmp_path: Path) -> None:
-    """interfaces.md settings: SNO_BROKER stands in for --broker."""
+    """docs/interfaces.md settings: SNO_BROKER stands in for --broker."""
     path = tmp_path / "one.jsonl"
     path.write_bytes(_line({**_base("forecast"), "event_id": uuid.uuid4().hex}) + b"\n")
     result = CliRunner().invoke(ingest_command, [str(path)], env={"SNO_BROKER": broker})

@@ -1,4 +1,4 @@
-"""The month's judgement and the report JSON (R5, R22, R23, interfaces.md)."""
+"""The month's judgement and the report JSON (R5, R22, R23, docs/interfaces.md)."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def sample_events() -> list[dict]:
 
 @pytest.mark.parametrize("service", ["digid", "digid-machtigen", "mijnoverheid"])
 def test_every_kpi_id_of_the_interface_is_in_the_report(service: str) -> None:
-    """interfaces.md: each service's report carries its KPI ids (support_* for all)."""
+    """docs/interfaces.md: each service's report carries its KPI ids (support_* for all)."""
     report = judge_month(service, "production", Month(2026, 4), MonthInputs(), Snapshots(), CATALOGUE)
     ids = set(report.kpis)
     assert INTERFACE_IDS["all"] <= ids and INTERFACE_IDS[service] <= ids
@@ -126,7 +126,7 @@ def test_a_month_without_an_sno_version_has_every_kpi_without_data_and_a_note() 
 
 
 def test_the_report_json_has_the_shape_of_the_interface_and_at_most_four_decimals() -> None:
-    """interfaces.md/R23: top-level keys, KPI keys and rounding."""
+    """docs/interfaces.md/R23: top-level keys, KPI keys and rounding."""
     report = reference_report(sample_events(), "digid", "production", "2026-04", CATALOGUE)
     data = json.loads(json.dumps(report.model_dump(mode="json")))
     assert list(data) == [
@@ -170,7 +170,7 @@ def test_norms_not_measured_are_listed_as_stated_with_status_info() -> None:
 
 
 def test_the_reference_report_ignores_arrival_order_and_duplicates() -> None:
-    """events.md: the same events shuffled and partly re-delivered give the same report."""
+    """docs/events.md: the same events shuffled and partly re-delivered give the same report."""
     events = sample_events()
     expected = reference_report(events, "digid", "production", "2026-04", CATALOGUE).model_dump(mode="json")
     again = events + events[:50]

@@ -317,7 +317,7 @@ def test_sno_report_writes_the_month_to_a_file(store: Path, tmp_path: Path) -> N
 
 
 def test_a_month_without_data_is_a_valid_report(store: Path, tmp_path: Path) -> None:
-    """A month with nothing stored is reported with status no_data, not refused (R5, interfaces.md)."""
+    """A month with nothing stored is reported with status no_data, not refused (R5, docs/interfaces.md)."""
     done = _sno("report", "--service", "digid", "--month", "2026-07", "--store", str(store), cwd=tmp_path)
     assert done.returncode == 0, done.stderr.decode()
     data = orjson.loads(done.stdout)

@@ -286,7 +286,7 @@ def test_notifications_queued_at_the_same_instant_are_not_out_of_order_and_overt
 def test_a_pending_message_is_late_only_when_its_second_plus_24_hours_is_before_the_month_end(
     folded: Folded,
 ) -> None:
-    """interfaces.md: of the two pending messages one passed its limit before 1 July 00:00; the other's
+    """docs/interfaces.md: of the two pending messages one passed its limit before 1 July 00:00; the other's
     limit ends exactly then and is not counted yet. 6 processed + 1 late = 7 counted, 6 within."""
     june = folded.june
     assert (june.sql.messages.pending, june.sql.messages.pending_past_limit) == (2, 1)

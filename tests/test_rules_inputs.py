@@ -1,4 +1,4 @@
-"""The inputs every rule reads: additive buckets, latest snapshots and duplicate detection (events.md,
+"""The inputs every rule reads: additive buckets, latest snapshots and duplicate detection (docs/events.md,
 R2, R14–R23)."""
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def outage_snapshot(updated: datetime, ended: datetime | None, event_id: str) ->
 
 
 def test_the_latest_snapshot_wins_whatever_the_arrival_order() -> None:
-    """events.md: the snapshot with the latest updated_at wins; re-delivery is harmless."""
+    """docs/events.md: the snapshot with the latest updated_at wins; re-delivery is harmless."""
     first = outage_snapshot(T, None, "e1")
     second = outage_snapshot(T + timedelta(hours=1), T + timedelta(hours=1), "e2")
     for order in ([first, second], [second, first], [second, first, second, first]):
@@ -191,7 +191,7 @@ def test_the_latest_snapshot_wins_whatever_the_arrival_order() -> None:
 
 
 def test_the_same_event_id_within_24_hours_is_a_duplicate_and_25_hours_apart_is_not() -> None:
-    """events.md: same event_id and type within 24 h of event time counts once."""
+    """docs/events.md: same event_id and type within 24 h of event time counts once."""
     dedup = Deduplicator()
     assert dedup.is_duplicate(auth(1, T, 1)) is False
     assert dedup.is_duplicate(auth(1, T + timedelta(hours=23), 1)) is True
@@ -221,7 +221,7 @@ def test_the_deduplicator_never_forgets_a_copy_that_is_not_confirmed_stored() ->
 
 
 def test_an_event_more_than_the_lateness_behind_the_newest_needs_the_store() -> None:
-    """Memory is complete only for events at most `lateness` behind the newest (events.md)."""
+    """Memory is complete only for events at most `lateness` behind the newest (docs/events.md)."""
     dedup = Deduplicator(lateness=timedelta(hours=1))
     newest = 100 * 3_600_000_000
     dedup.count(id_digest("authentication", "a"), newest)
@@ -239,7 +239,7 @@ def test_the_deduplicator_restored_from_stored_copies_continues_where_it_left_of
 
 
 def test_event_time_is_the_primary_instant_of_each_type() -> None:
-    """events.md: started_at, received_at, queued_at, updated_at; a forecast's month start."""
+    """docs/events.md: started_at, received_at, queued_at, updated_at; a forecast's month start."""
     assert event_time(auth(1, T, 1)) == T
     assert event_time(message(1, T, None)) == T
     assert event_time({"type": "forecast", "month": "2026-04"}) == datetime(2026, 4, 1, tzinfo=AMS)

@@ -1,4 +1,4 @@
-"""MijnOverheid limits, forecasts and daily counts (R18, R19, R23; interfaces.md "MijnOverheid KPIs,
+"""MijnOverheid limits, forecasts and daily counts (R18, R19, R23; docs/interfaces.md "MijnOverheid KPIs,
 exactly")."""
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def test_daily_counts_per_afnemer_show_offered_processed_and_rejected() -> None:
 
 
 def test_kpis_without_events_of_their_kind_have_no_data() -> None:
-    """interfaces.md: nothing to judge → no_data, value null."""
+    """docs/interfaces.md: nothing to judge → no_data, value null."""
     k = kpis([])
     for kpi_id in (
         "messages_peak_per_second",

@@ -1,9 +1,9 @@
-"""The event contract (events.md): models, validator, keys and topics, dead-letter records, published
+"""The event contract (docs/events.md): models, validator, keys and topics, dead-letter records, published
 JSON Schemas and `sno schema`.
 
 The table-driven cases live in tests/golden/events/: per type a valid `base` event, variants that must
 be accepted (with what the record must then hold) and minimally broken ones with the reason code they
-must be rejected with. The expectations there are read from events.md, not from this code.
+must be rejected with. The expectations there are read from docs/events.md, not from this code.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _line(event: dict[str, Any]) -> bytes:
 
 
 def test_every_event_type_of_the_contract_has_a_golden_file_with_valid_and_broken_cases() -> None:
-    """events.md "Types and topics": each of the ten types is covered by the table."""
+    """docs/events.md "Types and topics": each of the ten types is covered by the table."""
     covered = {_load(p)["type"] for p in TYPE_FILES if p.stem != "common"}
     assert covered == set(TOPICS)
     for path in TYPE_FILES:
@@ -96,7 +96,7 @@ def test_every_event_type_of_the_contract_has_a_golden_file_with_valid_and_broke
 def test_a_valid_golden_event_is_accepted_with_the_record_the_core_consumes(
     base: dict[str, Any], case: dict[str, Any]
 ) -> None:
-    """events.md: each valid example is accepted and its record holds the stated values (R1: instants
+    """docs/events.md: each valid example is accepted and its record holds the stated values (R1: instants
     are aware datetimes that denote the stated instant)."""
     event = _apply(base, case)
     result = validate(_line(event))
@@ -115,7 +115,7 @@ def test_a_valid_golden_event_is_accepted_with_the_record_the_core_consumes(
 def test_a_minimally_broken_golden_event_is_rejected_with_its_reason_and_field(
     base: dict[str, Any], case: dict[str, Any]
 ) -> None:
-    """events.md "Invalid input": each broken variant is rejected for the rule it breaks."""
+    """docs/events.md "Invalid input": each broken variant is rejected for the rule it breaks."""
     result = validate(_line(_apply(base, case)))
     assert isinstance(result, Rejected), f"accepted: {case['name']}"
     assert (result.reason, result.field) == (case["reason"], case["field"]), result.message
@@ -126,7 +126,7 @@ def test_a_minimally_broken_golden_event_is_rejected_with_its_reason_and_field(
     "case", [pytest.param(c, id=c["name"]) for c in _load(GOLDEN / "lines.json")["cases"]]
 )
 def test_raw_golden_lines_are_classified_before_the_schema(case: dict[str, Any]) -> None:
-    """events.md "Invalid input": not JSON, not an object, a bsn key however it is spelled."""
+    """docs/events.md "Invalid input": not JSON, not an object, a bsn key however it is spelled."""
     result = validate(case["line"].encode())
     if case["reason"] is None:
         assert isinstance(result, Accepted), result
@@ -151,13 +151,13 @@ def _padded(size: int, newline: bytes = b"") -> bytes:
 
 
 def test_a_line_of_exactly_one_mebibyte_is_accepted() -> None:
-    """events.md: only a line *over* 1 MiB is rejected; the terminator does not count."""
+    """docs/events.md: only a line *over* 1 MiB is rejected; the terminator does not count."""
     assert isinstance(validate(_padded(MAX_LINE_BYTES)), Accepted)
     assert isinstance(validate(_padded(MAX_LINE_BYTES, b"\r\n")), Accepted)
 
 
 def test_a_line_over_one_mebibyte_is_rejected_as_too_large_without_parsing() -> None:
-    """events.md: a line over 1 MiB is invalid, even when it is otherwise a valid event."""
+    """docs/events.md: a line over 1 MiB is invalid, even when it is otherwise a valid event."""
     result = validate(_padded(MAX_LINE_BYTES + 1))
     assert isinstance(result, Rejected)
     assert result.reason == "too_large"
@@ -168,13 +168,13 @@ def test_a_line_over_one_mebibyte_is_rejected_as_too_large_without_parsing() -> 
 
 
 def test_bytes_that_are_not_utf8_are_not_json() -> None:
-    """events.md "Invalid input": JSON Lines are UTF-8."""
+    """docs/events.md "Invalid input": JSON Lines are UTF-8."""
     result = validate(b'{"type": "forecast", "event_id": "\xff\xfe"}')
     assert isinstance(result, Rejected) and result.reason == "not_json"
 
 
 def test_deep_nesting_neither_raises_nor_hides_a_bsn() -> None:
-    """events.md: a bsn field at any depth is rejected; depth must not crash the validator."""
+    """docs/events.md: a bsn field at any depth is rejected; depth must not crash the validator."""
     deep = b'{"type":"forecast","x":' + b'{"y":' * 500 + b'{"bsn":1}' + b"}" * 500 + b"}"
     result = validate(deep)
     assert isinstance(result, Rejected) and result.reason == "bsn_forbidden"
@@ -184,7 +184,7 @@ def test_deep_nesting_neither_raises_nor_hides_a_bsn() -> None:
 
 
 def test_find_bsn_walks_objects_and_arrays_but_not_values() -> None:
-    """events.md: a *field named* bsn, at any depth; `bsn_count` and the value "bsn" are not one."""
+    """docs/events.md: a *field named* bsn, at any depth; `bsn_count` and the value "bsn" are not one."""
     assert find_bsn({"a": [{"b": {"Bsn": 1}}]}) == "$.a[0].b.Bsn"
     assert find_bsn({"bsn_count": 3, "x": ["bsn"], "y": {"note": "bsn"}}) is None
 
@@ -220,7 +220,7 @@ def test_the_record_holds_exactly_the_contract_fields_with_plain_values() -> Non
 
 
 def test_snapshots_are_keyed_by_their_own_id_and_other_events_by_event_id() -> None:
-    """events.md snapshots: every snapshot of one incident/outage/maintenance shares a key, so they
+    """docs/events.md snapshots: every snapshot of one incident/outage/maintenance shares a key, so they
     keep their order in one partition; other events are keyed by event_id."""
     expected_key = {"incident": "INC-0001", "outage": "OUT-0001", "maintenance": "MNT-0001"}
     for path in TYPE_FILES:
@@ -236,7 +236,7 @@ def test_snapshots_are_keyed_by_their_own_id_and_other_events_by_event_id() -> N
 
 
 def test_the_topics_are_those_of_events_md() -> None:
-    """events.md "Types and topics" and the two output topics."""
+    """docs/events.md "Types and topics" and the two output topics."""
     assert TOPICS == {
         "authentication": "sno.authentications",
         "transaction": "sno.transactions",
@@ -253,7 +253,7 @@ def test_the_topics_are_those_of_events_md() -> None:
 
 
 def test_the_discriminated_union_picks_the_model_by_type() -> None:
-    """events.md: `type` selects the schema; the union adapter agrees with the validator."""
+    """docs/events.md: `type` selects the schema; the union adapter agrees with the validator."""
     base = _load(GOLDEN / "outage.json")["base"]
     event = event_adapter().validate_python(base)
     assert type(event) is EVENT_MODELS["outage"]
@@ -262,7 +262,7 @@ def test_the_discriminated_union_picks_the_model_by_type() -> None:
 
 
 def test_models_are_strict_about_json_types_but_ignore_unknown_fields() -> None:
-    """events.md: unknown extra fields are ignored; a wrongly typed field is invalid."""
+    """docs/events.md: unknown extra fields are ignored; a wrongly typed field is invalid."""
     base = _load(GOLDEN / "message.json")["base"]
     model = EVENT_MODELS["message"]
     assert "extra_thing" not in model.model_validate({**base, "extra_thing": 1}).model_dump()
@@ -274,7 +274,7 @@ def test_models_are_strict_about_json_types_but_ignore_unknown_fields() -> None:
 
 
 def test_a_dead_letter_record_names_reason_source_time_and_carries_the_original() -> None:
-    """events.md "Invalid input": the reason, the original bytes and the source go to sno.deadletter."""
+    """docs/events.md "Invalid input": the reason, the original bytes and the source go to sno.deadletter."""
     line = b'{"type": "authentication", "event_id": 1}'
     rejected = validate(line)
     assert isinstance(rejected, Rejected)
@@ -291,14 +291,14 @@ def test_a_dead_letter_record_names_reason_source_time_and_carries_the_original(
 
 
 def test_a_dead_letter_from_the_stream_names_topic_partition_and_offset() -> None:
-    """events.md: the source of a streamed input is its topic, partition and offset."""
+    """docs/events.md: the source of a streamed input is its topic, partition and offset."""
     record = deadletter_record(Rejected("not_json", "x"), b"oops", TopicSource("sno.messages", 3, 1042))
     assert record["source"] == {"kind": "topic", "topic": "sno.messages", "partition": 3, "offset": 1042}
     assert record["type"] is None and record["field"] is None
 
 
 def test_a_dead_letter_never_carries_the_bsn_it_was_rejected_for() -> None:
-    """events.md: a BSN is never accepted, so it must not be stored in sno.deadletter either."""
+    """docs/events.md: a BSN is never accepted, so it must not be stored in sno.deadletter either."""
     line = b'{"type":"authentication","citizen":{"BSN":"123456782"},"n":[{"bsn":999999990}]}'
     rejected = validate(line)
     assert isinstance(rejected, Rejected) and rejected.reason == "bsn_forbidden"
@@ -353,7 +353,7 @@ def test_a_json_schema_check_notices_a_stale_file(tmp_path: Path) -> None:
 
 
 def test_each_type_schema_states_topic_key_required_fields_and_the_bsn_rule() -> None:
-    """events.md as JSON Schema: what a producer needs without reading Python."""
+    """docs/events.md as JSON Schema: what a producer needs without reading Python."""
     incident = schema_for("incident")
     assert incident["x-topic"] == "sno.incidents" and incident["x-key"] == "incident_id"
     assert {"incident_id", "updated_at", "status", "detected_at", "event_id", "service"} <= set(
@@ -368,7 +368,7 @@ def test_each_type_schema_states_topic_key_required_fields_and_the_bsn_rule() ->
 
 
 def test_the_instant_pattern_of_the_schema_requires_an_offset() -> None:
-    """events.md: an instant without an offset is invalid; the published pattern says the same."""
+    """docs/events.md: an instant without an offset is invalid; the published pattern says the same."""
     import re
 
     pattern = re.compile(schema_for("authentication")["properties"]["started_at"]["pattern"])
@@ -377,7 +377,7 @@ def test_the_instant_pattern_of_the_schema_requires_an_offset() -> None:
 
 
 def test_sno_schema_prints_the_union_or_one_type() -> None:
-    """interfaces.md: `sno schema [TYPE]` prints the JSON Schema of all types, or one."""
+    """docs/interfaces.md: `sno schema [TYPE]` prints the JSON Schema of all types, or one."""
     runner = CliRunner()
     whole = runner.invoke(schema_command, [])
     assert whole.exit_code == 0
@@ -388,7 +388,7 @@ def test_sno_schema_prints_the_union_or_one_type() -> None:
 
 
 def test_sno_schema_with_an_unknown_type_prints_one_line_and_exits_2() -> None:
-    """interfaces.md: an unknown TYPE is a usage error."""
+    """docs/interfaces.md: an unknown TYPE is a usage error."""
     result = CliRunner().invoke(schema_command, ["login"])
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "login" in result.output

@@ -1,4 +1,4 @@
-"""`sno simulate`: realistic, deterministic, streaming synthetic events (events.md; R1, R9–R20)."""
+"""`sno simulate`: realistic, deterministic, streaming synthetic events (docs/events.md; R1, R9–R20)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from sno.simulate import SimulationSummary, simulate
 MONTH = "2026-04"
 
 # --------------------------------------------------------------------------------------------------
-# The contract check: the project's validator when it is there, otherwise the rules of events.md.
+# The contract check: the project's validator when it is there, otherwise the rules of docs/events.md.
 
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _ENUMS: dict[str, dict[str, set[str]]] = {
@@ -80,7 +80,7 @@ def _has_bsn(value: Any) -> bool:
 
 
 def _contract_reason(raw: bytes) -> str | None:
-    """None when the line satisfies events.md, else a reason (used when schemas.validate is absent)."""
+    """None when the line satisfies docs/events.md, else a reason (used when schemas.validate is absent)."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -238,7 +238,7 @@ def test_a_different_seed_gives_different_bytes() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The contract (events.md)
+# The contract (docs/events.md)
 
 
 def test_every_line_not_announced_as_invalid_passes_the_event_contract(month_run: Run) -> None:

@@ -1,4 +1,4 @@
-"""`sno store serve`: the embedded store over ClickHouse's HTTP interface (interfaces.md, commands), with
+"""`sno store serve`: the embedded store over ClickHouse's HTTP interface (docs/interfaces.md, commands), with
 the real engine behind it and real clients in front: clickhouse-connect (what the workers, `sno report`
 and analysts use) and curl."""
 

@@ -1,4 +1,4 @@
-"""Fuzzing the validator (events.md, "Invalid input"): whatever arrives, it answers and never raises,
+"""Fuzzing the validator (docs/events.md, "Invalid input"): whatever arrives, it answers and never raises,
 it never accepts a `bsn` field or an instant without an offset, and what it accepts is well formed.
 """
 
@@ -65,14 +65,14 @@ def _well_formed(result: Accepted | Rejected) -> None:
 @FUZZ
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_make_the_validator_raise(raw: bytes) -> None:
-    """events.md: invalid input never stops the worker; every answer has a documented reason."""
+    """docs/events.md: invalid input never stops the worker; every answer has a documented reason."""
     _well_formed(validate(raw))
 
 
 @FUZZ
 @given(json_values)
 def test_arbitrary_json_never_makes_the_validator_raise(value: Any) -> None:
-    """events.md: whatever JSON arrives is either an event or a documented rejection."""
+    """docs/events.md: whatever JSON arrives is either an event or a documented rejection."""
     result = validate(json.dumps(value).encode())
     _well_formed(result)
     if not isinstance(value, dict):
@@ -126,7 +126,7 @@ def events_with_a_planted_bsn(draw: st.DrawFn) -> dict[str, Any]:
 @FUZZ
 @given(events_with_a_planted_bsn())
 def test_a_valid_event_with_a_bsn_planted_anywhere_is_rejected_for_it(event: dict[str, Any]) -> None:
-    """events.md: an event carrying a field named bsn, at any depth, is rejected."""
+    """docs/events.md: an event carrying a field named bsn, at any depth, is rejected."""
     result = validate(json.dumps(event).encode())
     assert isinstance(result, Rejected) and result.reason == "bsn_forbidden"
     assert result.field is not None and result.field.lower().endswith(".bsn")
@@ -137,7 +137,7 @@ def test_a_valid_event_with_a_bsn_planted_anywhere_is_rejected_for_it(event: dic
 def test_mutated_events_never_raise_never_pass_a_bsn_and_never_pass_a_naive_instant(
     event: dict[str, Any],
 ) -> None:
-    """events.md: a bsn field at any depth and an instant without an offset are always rejected."""
+    """docs/events.md: a bsn field at any depth and an instant without an offset are always rejected."""
     result = validate(json.dumps(event).encode())
     _well_formed(result)
     if _has_bsn_key(event):
@@ -155,7 +155,7 @@ def test_mutated_events_never_raise_never_pass_a_bsn_and_never_pass_a_naive_inst
 def test_unknown_fields_never_change_the_verdict_on_a_valid_event(
     base: dict[str, Any], extra: dict[str, Any]
 ) -> None:
-    """events.md: unknown extra fields are ignored (unless one is a bsn field)."""
+    """docs/events.md: unknown extra fields are ignored (unless one is a bsn field)."""
     extra = {
         k: v for k, v in extra.items() if k not in base and k not in EVENT_MODELS[base["type"]].model_fields
     }
@@ -170,7 +170,7 @@ def test_unknown_fields_never_change_the_verdict_on_a_valid_event(
 @FUZZ
 @given(st.binary(max_size=200), st.integers(0, 2**31), st.text(max_size=30))
 def test_a_dead_letter_record_can_be_built_for_any_rejected_input(raw: bytes, offset: int, name: str) -> None:
-    """events.md: every rejected input goes to sno.deadletter; building its record never fails."""
+    """docs/events.md: every rejected input goes to sno.deadletter; building its record never fails."""
     result = validate(raw)
     if isinstance(result, Rejected):
         for source in (FileSource(name, offset + 1), TopicSource(name, 0, offset)):

@@ -2,11 +2,11 @@
 # Creates the SNO topics with their partitions, replication and retention, and (re-)applies the topic
 # configuration to topics that exist already. Idempotent: safe to run on every deployment.
 #
-# The input topics are those of events.md (schemas.events.TOPICS); sno.deadletter and sno.alerts are the
+# The input topics are those of docs/events.md (schemas.events.TOPICS); sno.deadletter and sno.alerts are the
 # pipeline's outputs. tests/test_deploy.py checks that this list and the contract agree.
 #
 # Partitions are never changed here on an existing topic: the producer keys events by id, so adding
-# partitions moves keys, and the per-partition de-duplication index (24 h, events.md) would then count a
+# partitions moves keys, and the per-partition de-duplication index (24 h, docs/events.md) would then count a
 # re-delivered event twice. Choose the counts up front; 12 allows up to 12 worker processes.
 #
 # Environment: BOOTSTRAP (host:port,...), REPLICATION_FACTOR (3), MIN_INSYNC_REPLICAS (2),

@@ -1,4 +1,4 @@
-"""Options shared by the sub-commands: the table of interfaces.md (flag / environment / default)."""
+"""Options shared by the sub-commands: the table of docs/interfaces.md (flag / environment / default)."""
 
 from __future__ import annotations
 

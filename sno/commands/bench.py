@@ -1,4 +1,4 @@
-"""`sno bench`: the benchmark (interfaces.md, "Benchmark"), as a table or one JSON object."""
+"""`sno bench`: the benchmark (docs/interfaces.md, "Benchmark"), as a table or one JSON object."""
 
 from __future__ import annotations
 

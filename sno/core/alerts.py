@@ -1,4 +1,5 @@
-"""Real-time SNO breach alerts, judged by event time (interfaces.md "Alerts"; rules in ALERTS.md).
+"""Real-time SNO breach alerts, judged by event time (docs/interfaces.md "Alerts"; rules in
+sno/core/ALERTS.md).
 
 The monthly report says afterwards whether a norm was met; these alerts say so while it happens, so that
 someone can still act. The engine is fed the same validated, de-duplicated records as the buckets and
@@ -74,7 +75,7 @@ class _Strict(BaseModel):
 
 
 class EngineSettings(_Strict):
-    """Event-time bookkeeping shared by every rule (interfaces.md: ``replayed``)."""
+    """Event-time bookkeeping shared by every rule (docs/interfaces.md: ``replayed``)."""
 
     replayed_after_seconds: float = Field(gt=0)
     allowed_lateness_seconds: float = Field(ge=0)
@@ -165,7 +166,7 @@ def load_alert_rules(path: Path | None = None) -> AlertRules:
 
 def alert_id(rule: str, service: str, environment: str, subject: str) -> str:
     """The stable id of one breach: the same (rule, service, environment, subject) always gives the same
-    id, so replays and restarts de-duplicate (interfaces.md)."""
+    id, so replays and restarts de-duplicate (docs/interfaces.md)."""
     raw = "\x1f".join((rule, service, environment, subject)).encode()
     return hashlib.sha256(raw).hexdigest()[:32]
 
@@ -183,7 +184,7 @@ def _num(value: float | int | None) -> float | int | None:
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert state change, with exactly the keys of interfaces.md ("Alerts")."""
+    """One alert state change, with exactly the keys of docs/interfaces.md ("Alerts")."""
 
     alert_id: str
     rule: str
@@ -220,7 +221,7 @@ class Alert:
         }
 
 
-#: The keys of an alert in interfaces.md order: the JSON on `sno.alerts` and the columns of `sno_alerts`.
+#: The keys of an alert in docs/interfaces.md order: the JSON on `sno.alerts` and the columns of `sno_alerts`.
 ALERT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Alert))
 
 

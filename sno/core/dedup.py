@@ -1,4 +1,4 @@
-"""Duplicate detection (events.md): the same ``event_id`` of the same type whose event time lies within
+"""Duplicate detection (docs/events.md): the same ``event_id`` of the same type whose event time lies within
 24 hours of a counted copy's counts once, whatever the order and the delay in which the copies arrive.
 
 Producers retry and re-send whole batches hours or days later, so the stream sees some events twice,

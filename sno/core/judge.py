@@ -1,4 +1,4 @@
-"""The month's judgement: every KPI of interfaces.md for one service, environment and month (R5–R23).
+"""The month's judgement: every KPI of docs/interfaces.md for one service, environment and month (R5–R23).
 
 ``judge_month`` works from additive inputs and snapshots only, so the report built from the stream's
 ClickHouse rollups and ``reference_report`` built straight from events are the same computation; the
@@ -59,7 +59,7 @@ _MIJNOVERHEID = (
     "messages_per_afnemer",
 )
 
-#: The KPI ids every report of a service carries, also when no SNO version is in force (interfaces.md).
+#: The KPI ids every report of a service carries, also when no SNO version is in force (docs/interfaces.md).
 #: Version-dependent extras (``capacity_forecast_afnemers`` under DigiD 2.8, the 10-minute phone norm)
 #: are added by the rules when the version has them.
 KPI_IDS: dict[str, tuple[str, ...]] = {

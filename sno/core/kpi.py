@@ -1,4 +1,4 @@
-"""The report JSON of interfaces.md as pydantic models (R23).
+"""The report JSON of docs/interfaces.md as pydantic models (R23).
 
 The report is the product an auditor reads, so its shape is fixed here once: ``Report.model_dump(
 mode="json")`` *is* the ``sno report --format json`` document. Floats are rounded to four decimals on the
@@ -16,7 +16,7 @@ DECIMALS = 4
 
 
 def rounded(value: Any) -> Any:
-    """Round every float, also inside lists and dicts, to at most four decimals (interfaces.md)."""
+    """Round every float, also inside lists and dicts, to at most four decimals (docs/interfaces.md)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, float):
@@ -64,7 +64,7 @@ class NotMeasured(BaseModel):
 
 
 class Report(BaseModel):
-    """The monthly compliance report of one service and environment (R23, interfaces.md)."""
+    """The monthly compliance report of one service and environment (R23, docs/interfaces.md)."""
 
     model_config = ConfigDict(extra="forbid")
 

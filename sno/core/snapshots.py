@@ -1,4 +1,5 @@
-"""Latest snapshots of incidents, outages and maintenance, and the latest forecasts (events.md, R9–R12, R19).
+"""Latest snapshots of incidents, outages and maintenance, and the latest forecasts (docs/events.md,
+R9–R12, R19).
 
 These describe things that change over time; each event is a full snapshot and the one with the latest
 ``updated_at`` wins whatever order they arrive in, so a re-delivered or late snapshot is harmless. They

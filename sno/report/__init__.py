@@ -1,7 +1,7 @@
 """The monthly Klantrapportage (R23) and the year overview, read from the pipeline's ClickHouse tables.
 
 ``load`` judges a month with the core (``judge_month``) from the stored rollups and adds the per-day
-figures its charts need; ``render`` writes JSON (the contract of interfaces.md), Markdown, CSV and one
+figures its charts need; ``render`` writes JSON (the contract of docs/interfaces.md), Markdown, CSV and one
 self-contained HTML file.
 """
 

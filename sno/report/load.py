@@ -435,7 +435,7 @@ class YearOverview:
     notes: dict[str, list[str]]
 
     def as_json(self) -> dict[str, Any]:
-        """The year overview's JSON document (interfaces.md has none; this mirrors the month report)."""
+        """The year overview's JSON document (docs/interfaces.md has none; this mirrors the month report)."""
         return {
             "service": self.service,
             "environment": self.environment,

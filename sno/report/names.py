@@ -1,7 +1,7 @@
 """Names an auditor reads beside the KPI ids, and the order of the report's sections (R23).
 
-The ids are the contract (interfaces.md); the Dutch names are the words of the SNO texts themselves
-(seeds/README.md glossary), so a reader can find each figure back in the agreement it comes from.
+The ids are the contract (docs/interfaces.md); the Dutch names are the words of the SNO texts themselves
+(the glossary of docs/sno-rules.md), so a reader can find each figure back in the agreement it comes from.
 """
 
 from __future__ import annotations

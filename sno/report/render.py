@@ -1,6 +1,6 @@
 """Writing the Klantrapportage (R23) as JSON, Markdown, CSV and self-contained HTML, and the year overview.
 
-JSON is the contract (interfaces.md): ``Report.model_dump(mode="json")`` and nothing else, so a reader
+JSON is the contract (docs/interfaces.md): ``Report.model_dump(mode="json")`` and nothing else, so a reader
 can recompute every verdict from it. The other formats present the same document for people: Markdown and
 CSV for e-mail and spreadsheets, HTML with charts. None of them computes a figure of its own beyond the
 per-day breakdown the charts draw.

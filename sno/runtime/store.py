@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,55 @@ def split_statements(sql: str) -> list[str]:
         if body:
             statements.append(body)
     return statements
+
+
+#: The store's record of the migrations applied to it (created by `Store.migrate` itself: the record
+#: cannot be one of the migrations it records).
+MIGRATIONS_TABLE = "sno_migrations"
+_MIGRATIONS_DDL = f"""CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE}
+(
+    name       String,
+    checksum   String,
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = MergeTree
+ORDER BY name"""
+_CREATED_TABLE = re.compile(r"^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    """One row of the store's record: which file, its checksum then, and when it was first applied."""
+
+    name: str
+    checksum: str
+    applied_at: datetime
+
+
+def migration_checksum(sql: str) -> str:
+    """The SHA-256 of a migration as ClickHouse runs it: its statements, with whole-line comments left
+    out and white space folded, so that correcting a comment or re-indenting an applied migration is not
+    an edit, and changing a word of its SQL is."""
+    normal = ";\n".join(" ".join(statement.split()) for statement in split_statements(sql))
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+def _table_difference(have: dict[str, Any], want: dict[str, Any]) -> str:
+    """What differs between two table shapes (see `Store._table_shape`), in a few words."""
+    parts: list[str] = []
+    have_columns, want_columns = have["columns"], want["columns"]
+    for name, spec in want_columns.items():
+        if name not in have_columns:
+            parts.append(f"no column {name}")
+        elif have_columns[name] != spec:
+            parts.append(f"column {name} is {' '.join(filter(None, have_columns[name]))}, "
+                         f"the migration makes it {' '.join(filter(None, spec))}")
+    parts.extend(f"an extra column {name}" for name in have_columns if name not in want_columns)
+    for key in ("engine", "partition_key", "sorting_key", "primary_key"):
+        if have[key] != want[key]:
+            words = key.replace("_", " ")
+            parts.append(f"{words} {have[key] or 'none'}, the migration says {want[key] or 'none'}")
+    return "; ".join(parts)
 
 
 def query_text(name: str) -> str:
@@ -178,13 +230,109 @@ class Store:
             raise StoreError(f"cannot open ClickHouse at {self.dsn}: {_one_line(exc)}") from None
 
     def migrate(self) -> list[str]:
-        """Apply every migration; each statement is idempotent, so re-applying changes nothing."""
-        applied = []
-        for path in migration_files():
-            for statement in split_statements(path.read_text(encoding="utf-8")):
+        """Apply the migrations this store has not had yet, record each, and return every migration the
+        store now has, in order.
+
+        The store keeps a record (`sno_migrations`: name, checksum, applied_at), so a migration runs once
+        per store and a column can change: by a new file, never by editing an applied one. An applied
+        migration whose SQL has changed since is an error (the store would silently differ from the file);
+        so is a recorded migration this version does not have (a newer sno migrated the store). Every
+        statement stays idempotent, so two workers starting at once may both apply a new migration, and
+        a crash between a migration and its record only runs it again. A store made before the record
+        existed is adopted: its migrations run as they always did (changing nothing) and are recorded,
+        after a check that each table they would create, where it exists already, is the table they
+        create: `IF NOT EXISTS` would otherwise hide a table made by an earlier version of the file.
+        """
+        files = migration_files()
+        self.client.command(_MIGRATIONS_DDL)
+        recorded = {m.name: m for m in self.applied_migrations()}
+        unknown = sorted(set(recorded) - {p.name for p in files})
+        if unknown:
+            raise StoreError(
+                f"this store has migration {', '.join(unknown)} applied, which this sno does not have "
+                f"({files[0].parent if files else sql_dir() / 'migrations'}): a newer version migrated it; "
+                f"run that version, or point SNO_SQL_DIR at its sql/ folder"
+            )
+        existing: set[str] | None = None
+        for path in files:
+            sql = path.read_text(encoding="utf-8")
+            checksum = migration_checksum(sql)
+            done = recorded.get(path.name)
+            if done is not None:
+                if done.checksum != checksum:
+                    raise StoreError(
+                        f"migration {path.name} was changed after it was applied to this store on "
+                        f"{done.applied_at:%Y-%m-%d} (checksum {done.checksum[:12]}…, the file now "
+                        f"{checksum[:12]}…): put the file back as it was and make the change in a new "
+                        f"migration (sql/migrations/NNNN_….sql)"
+                    )
+                continue
+            if existing is None:
+                existing = self._tables()
+            for statement in split_statements(sql):
+                created = _CREATED_TABLE.match(statement)
+                if created and created[1] in existing:
+                    self._check_created_table(path.name, statement, created[1])
                 self.client.command(statement)
-            applied.append(path.name)
-        return applied
+                if created:
+                    existing.add(created[1])
+            self.insert(MIGRATIONS_TABLE, [(path.name, checksum)], ("name", "checksum"))
+        return [p.name for p in files]
+
+    def applied_migrations(self) -> list[AppliedMigration]:
+        """The store's record of applied migrations, by name (empty before the first `migrate`)."""
+        if not self.query(f"EXISTS TABLE {MIGRATIONS_TABLE}")[0][0]:
+            return []
+        rows = self.query(
+            f"SELECT name, checksum, min(applied_at) FROM {MIGRATIONS_TABLE} GROUP BY name, checksum "
+            f"ORDER BY name"
+        )
+        names = [row[0] for row in rows]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise StoreError(
+                f"this store recorded migration {', '.join(twice)} with two different checksums: two "
+                f"versions of the file were applied; the store needs a look by hand"
+            )
+        return [AppliedMigration(name, checksum, applied_at) for name, checksum, applied_at in rows]
+
+    def _tables(self) -> set[str]:
+        rows = self.query("SELECT name FROM system.tables WHERE database = currentDatabase()")
+        return {row[0] for row in rows}
+
+    def _table_shape(self, table: str) -> dict[str, Any]:
+        """What a CREATE TABLE decides, as ClickHouse reports it: columns and the engine's keys."""
+        columns = self.query(
+            "SELECT name, type, default_kind, default_expression, compression_codec FROM system.columns "
+            "WHERE database = currentDatabase() AND table = {t:String} ORDER BY position",
+            {"t": table},
+        )
+        ((engine, partition_key, sorting_key, primary_key),) = self.query(
+            "SELECT engine, partition_key, sorting_key, primary_key FROM system.tables "
+            "WHERE database = currentDatabase() AND name = {t:String}",
+            {"t": table},
+        )
+        return {"columns": {row[0]: tuple(row[1:]) for row in columns}, "engine": engine,
+                "partition_key": partition_key, "sorting_key": sorting_key, "primary_key": primary_key}
+
+    def _check_created_table(self, migration: str, statement: str, table: str) -> None:
+        """The existing ``table`` is the one ``statement`` creates: the statement is run on a scratch
+        name and ClickHouse's own description of both tables is compared."""
+        scratch = f"_sno_migration_check_{uuid.uuid4().hex[:12]}"
+        created = _CREATED_TABLE.match(statement)
+        assert created is not None
+        self.client.command(statement[: created.start(1)] + scratch + statement[created.end(1) :])
+        try:
+            have, want = self._table_shape(table), self._table_shape(scratch)
+        finally:
+            self.client.command(f"DROP TABLE IF EXISTS {scratch} SYNC")
+        if have != want:
+            difference = _table_difference(have, want)
+            raise StoreError(
+                f"the store's table {table} is not the one {migration} creates ({difference}): an "
+                f"earlier version of that file made it; start a new store, or bring the table in line "
+                f"with a new migration (sql/migrations/NNNN_….sql)"
+            )
 
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return list(self.client.query(sql, parameters=dict(parameters or {})).result_rows)

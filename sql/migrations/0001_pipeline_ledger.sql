@@ -20,7 +20,7 @@ ENGINE = MergeTree
 ORDER BY (epoch, topic, partition, to_offset, state);
 
 -- The (type, event_id) pairs counted, for de-duplication within 24 h of event time across restarts and
--- rebalances (events.md). Partitioned by month so old months can be dropped.
+-- rebalances (docs/events.md). Partitioned by month so old months can be dropped.
 CREATE TABLE IF NOT EXISTS sno_seen
 (
     topic       LowCardinality(String),
@@ -65,7 +65,7 @@ ORDER BY (day, topic, reason)
 SETTINGS non_replicated_deduplication_window = 10000;
 
 -- Every distinct snapshot of each incident, outage and maintenance window, and every forecast
--- (events.md). They are few, so all versions are kept and the core picks the latest `updated_at`
+-- (docs/events.md). They are few, so all versions are kept and the core picks the latest `updated_at`
 -- (forecasts: the latest arrival, `updated_at` being the time of processing) exactly as it does for the
 -- reference evaluation; exact re-deliveries collapse on merge.
 CREATE TABLE IF NOT EXISTS sno_snapshots

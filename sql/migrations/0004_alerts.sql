@@ -1,4 +1,4 @@
--- Every alert state change (interfaces.md "Alerts"), so the history survives the broker and
+-- Every alert state change (docs/interfaces.md "Alerts"), so the history survives the broker and
 -- `sno alerts --store …` can list it. One row per (alert_id, state): an alert id fires once and resolves
 -- once (sno/core/ALERTS.md), and a repeated insert of the same batch is dropped by its
 -- insert_deduplication_token; ReplacingMergeTree also collapses a row emitted again (after a restart

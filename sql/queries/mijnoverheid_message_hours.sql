@@ -1,7 +1,7 @@
 -- MijnOverheid messages per clock hour of received_at (R18, R23): the hourly and daily peaks (a UTC hour
 -- lies in one local day) and, summed over the hours, the month's totals for messages_within_24h, the
 -- attachment KPIs and the production counts. A pending message is past its limit when its second plus the
--- processing limit lies before the month's end (interfaces.md); younger ones are not counted yet.
+-- processing limit lies before the month's end (docs/interfaces.md); younger ones are not counted yet.
 -- Parameters: service, environment, month (its first day), limit_us (the processing limit in µs, 24 h).
 -- clickhouse-client --param_service=mijnoverheid --param_environment=production --param_month=2026-03-01 \
 --   --param_limit_us=86400000000 --queries-file sql/queries/mijnoverheid_message_hours.sql

@@ -1,6 +1,6 @@
 """MijnOverheid production limits, forecasts and daily counts per afnemer (R18, R19, R23).
 
-Definitions follow interfaces.md "MijnOverheid KPIs, exactly": counts are over events of the month by
+Definitions follow docs/interfaces.md "MijnOverheid KPIs, exactly": counts are over events of the month by
 the named instant, in Europe/Amsterdam calendar units; a peak KPI is the highest count in one unit with
 ``at`` = the unit's start; a share KPI has ``count`` and ``within``.
 
@@ -84,7 +84,7 @@ class MessageTotals:
     """The month's Berichtenbox messages summed over every second and afnemer (R18, R23).
 
     ``pending_past_limit`` are the pending messages whose second plus the processing limit lies before the
-    month's end: interfaces.md counts those as not within 24 h, and a younger pending one not at all.
+    month's end: docs/interfaces.md counts those as not within 24 h, and a younger pending one not at all.
     """
 
     count: int = 0
@@ -220,7 +220,7 @@ def _daily_peak(hours: Iterable[tuple[datetime, int]]) -> tuple[date, int] | Non
 
 
 def mijnoverheid_kpis(ctx: Context, measures: MijnOverheidMeasures | None = None) -> dict[str, Kpi]:
-    """Every MijnOverheid KPI of R18, R19 and R23 (interfaces.md "MijnOverheid KPIs, exactly").
+    """Every MijnOverheid KPI of R18, R19 and R23 (docs/interfaces.md "MijnOverheid KPIs, exactly").
 
     ``measures`` are the month's figures summed elsewhere (the report's ClickHouse queries); without them
     they are summed here from the context's bucket rows (:func:`mijnoverheid_measures`).
