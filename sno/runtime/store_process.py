@@ -16,7 +16,6 @@ store), and answers one call at a time, in order, over a pipe.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -26,10 +25,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from sno.runtime import children
 from sno.runtime.store import Store, StoreBusy, StoreError
 
-#: prctl(2) option: the signal a process gets when its parent dies
-_PR_SET_PDEATHSIG = 1
 #: seconds an orderly close may take before the engine process is killed
 CLOSE_TIMEOUT = 30.0
 
@@ -46,6 +44,7 @@ class StoreProcess:
     def __init__(self, store: str | os.PathLike[str], holder: str) -> None:
         self.path: Path | None = Path(store).resolve()
         self.dsn = f"chdb://{Path(store).resolve() / 'clickhouse'}"
+        children.install()  # the engine is armed to die with the worker before it even starts Python
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._lock = threading.Lock()
@@ -143,21 +142,10 @@ def _error(reply: tuple[Any, ...]) -> Exception:
 
 
 def _die_with(parent: int) -> None:
-    """SIGKILL this process when the worker dies, however it dies (Linux); poll as a fallback."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # it died before the signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            threading.Event().wait(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    """SIGKILL this process when the worker dies, however it dies (sno/runtime/children.py); polls
+    where the kernel cannot. The process was armed before exec already; this also covers a start
+    that did not go through `children.install`."""
+    children.arm_or_watch(parent)
 
 
 def _serve(conn: Connection, path: str, holder: str, parent: int) -> None:
