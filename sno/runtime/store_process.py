@@ -62,6 +62,7 @@ class StoreProcess:
         if reply[0] != "ok":
             self._process.join(5)
             raise _error(reply)
+        self._lock_file = _identity(self.path / "sno.lock")
 
     @property
     def pid(self) -> int | None:
@@ -77,14 +78,26 @@ class StoreProcess:
                 reply = self._conn.recv()
             except (EOFError, OSError) as exc:
                 self._broken = True
-                raise StoreError(f"the embedded ClickHouse process (pid {self.pid}) stopped "
-                                 f"(exit code {self._process.exitcode})") from exc
+                self._process.join(1)
+                raise self._explained(StoreError(f"the embedded ClickHouse process (pid {self.pid}) stopped "
+                                                 f"(exit code {self._process.exitcode})")) from exc
             except BaseException:
                 self._broken = True  # a reply may still be on its way: no later call may take it for its own
                 raise
         if reply[0] == "ok":
             return reply[1]
-        raise _error(reply)
+        raise self._explained(_error(reply))
+
+    def _explained(self, error: Exception) -> Exception:
+        """The real cause first when the store's folder was removed under the engine: ClickHouse then
+        reports missing files of some table, which reads like a bug or like bad input, never like the
+        operator's `rm` that it is."""
+        if self.path is None or _identity(self.path / "sno.lock") == self._lock_file:
+            return error  # the store's lock file is the one the engine locked: the folder is in place
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return StoreError(f"the store folder {self.path} was removed while in use, so nothing more can be "
+                          f"written to it (restore it from a backup, or start again on a new store); "
+                          f"ClickHouse said: {first[:300]}")
 
     def migrate(self) -> list[str]:
         return list(self._call("migrate"))
@@ -130,6 +143,15 @@ class StoreProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode of a file, None when it is gone: a removed and re-created folder differs."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _error(reply: tuple[Any, ...]) -> Exception:
