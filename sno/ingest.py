@@ -21,17 +21,18 @@ import sys
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final
 
+import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from tqdm import tqdm
 
-from schemas.deadletter import FileSource, build_deadletter
+from schemas.deadletter import DeadLetter, FileSource, deadletter_record
 from schemas.events import DEADLETTER_TOPIC, TOPICS
 from schemas.validate import MAX_LINE_BYTES, Accepted, Rejected, validate
 
@@ -42,15 +43,17 @@ __all__ = [
     "BrokerUnavailableError",
     "IngestError",
     "IngestSummary",
+    "Interrupted",
     "LineChunk",
     "LineReader",
+    "Progress",
     "SourceError",
+    "Sources",
     "bootstrap_from_env",
     "connect",
     "open_source",
     "publish_files",
     "publish_lines",
-    "publish_stream",
 ]
 
 #: The file name that means standard input.
@@ -71,7 +74,19 @@ MAX_UNACKED_BATCHES: Final = 256
 
 
 class IngestError(Exception):
-    """A failure that ends an ingest run; its message is one line for the user."""
+    """A failure that ends an ingest run; its message is one line for the user.
+
+    `progress`, when the run had begun, says how far it got: every line before `progress.file` line
+    `progress.line` was published (acknowledged by the broker), so the run can resume there.
+    """
+
+    def __init__(self, message: str, progress: Progress | None = None) -> None:
+        super().__init__(message)
+        self.progress = progress
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if self.progress is None else f"{text}; {self.progress.describe()}"
 
 
 class BrokerUnavailableError(IngestError):
@@ -80,6 +95,41 @@ class BrokerUnavailableError(IngestError):
 
 class SourceError(IngestError):
     """An input file could not be opened or read to its end."""
+
+
+class Interrupted(IngestError):
+    """The run was interrupted (Ctrl-C, SIGTERM) before every line was published."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run got: `published` lines (blank ones included) were acknowledged by the broker, and
+    `line` of `file` is the first that may not have been; `files` are that file and those after it.
+    `file` is None when every line was published."""
+
+    published: int
+    file: str | None
+    line: int | None
+    files: tuple[str, ...] = ()
+    #: what "published" means here: to the broker (ingest) or into the store (replay)
+    verb: str = "published"
+    command: str = "sno ingest"
+
+    def describe(self) -> str:
+        if self.file is None:
+            return f"all {self.published:,} lines were {self.verb}"
+        where = "standard input" if self.file == STDIN else self.file
+        resume = " ".join([self.command, *(_quote(f) for f in self.files), "--from-line", str(self.line)])
+        return (
+            f"{self.published:,} lines were {self.verb}; the first line not {self.verb} is line "
+            f"{self.line:,} of {where} (resume with: {resume})"
+        )
+
+
+def _quote(path: str) -> str:
+    import shlex
+
+    return shlex.quote(path)
 
 
 @dataclass
@@ -226,8 +276,12 @@ class BatchPublisher:
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         self._open: dict[tuple[str, int], BatchBuilder] = {}
-        self._ready: list[tuple[str, int, BatchBuilder]] = []
-        self._unacked: list[asyncio.Future[Any]] = []
+        # The first record's position (`add(..., position=)`) of every batch not yet acknowledged:
+        # positions only grow, so the smallest of them is where an interrupted run must resume.
+        self._open_first: dict[tuple[str, int], int] = {}
+        self._ready: list[tuple[str, int, BatchBuilder, int]] = []
+        self._unacked: list[tuple[asyncio.Future[Any], int]] = []
+        self._lost: int | None = None
 
     async def prepare(self, topics: Iterable[str]) -> None:
         """Fetch partitions (a broker that creates topics on first use creates them here)."""
@@ -238,59 +292,91 @@ class BatchPublisher:
                     raise BrokerUnavailableError(f"the broker reports no partitions for topic {topic}")
                 self._partitions[topic] = sorted(partitions)
 
-    def add(self, topic: str, key: bytes | None, value: bytes) -> None:
-        """Add one record; the partition follows from the key as in any Kafka client (murmur2)."""
+    def add(self, topic: str, key: bytes | None, value: bytes, position: int = 0) -> None:
+        """Add one record; the partition follows from the key as in any Kafka client (murmur2).
+
+        `position` is where the record comes from (ingest: the line's place in the run, growing), so
+        that `unpublished_from` can say where an interrupted run must resume.
+        """
         partitions = self._partitions[topic]
         partition = self._partitioner(key, partitions, partitions)
         slot = (topic, partition)
         batch = self._open.get(slot)
         if batch is None:
             batch = self._open[slot] = self._producer.create_batch()
+            self._open_first[slot] = position
         if batch.append(key=key, value=value, timestamp=None) is None:
-            self._ready.append((topic, partition, batch))
+            self._ready.append((topic, partition, batch, self._open_first[slot]))
             batch = self._open[slot] = self._producer.create_batch()
+            self._open_first[slot] = position
             batch.append(key=key, value=value, timestamp=None)  # the first record always fits
+
+    def unpublished_from(self, next_position: int) -> int:
+        """The first position whose record may not be acknowledged yet (`next_position` when all are).
+
+        Everything before it is on the broker; records after it may be too (a resumed run re-sends
+        them, which the pipeline's de-duplication absorbs, docs/events.md).
+        """
+        first = [next_position]
+        first += self._open_first.values()
+        first += (position for *_, position in self._ready)
+        first += (
+            position
+            for future, position in self._unacked
+            if not future.done() or future.cancelled() or future.exception() is not None
+        )
+        if self._lost is not None:
+            first.append(self._lost)
+        return min(first)
 
     async def submit_ready(self) -> None:
         """Hand full batches to the producer; waits when too many are still unacknowledged."""
-        ready, self._ready = self._ready, []
-        for topic, partition, batch in ready:
-            await self._submit(topic, partition, batch)
+        while self._ready:
+            topic, partition, batch, position = self._ready[0]
+            await self._submit(topic, partition, batch, position)
+            self._ready.pop(0)
 
     async def flush(self) -> None:
         """Send every batch, full or not."""
         await self.submit_ready()
-        open_batches, self._open = self._open, {}
-        for (topic, partition), batch in open_batches.items():
+        for slot in list(self._open):
+            batch = self._open[slot]
             if batch.record_count():
-                await self._submit(topic, partition, batch)
+                await self._submit(*slot, batch, self._open_first[slot])
+            del self._open[slot], self._open_first[slot]
 
     async def drain(self) -> None:
         """Send everything and wait until the broker has acknowledged it."""
         await self.flush()
         await self._reap(0)
 
-    async def _submit(self, topic: str, partition: int, batch: BatchBuilder) -> None:
+    async def _submit(self, topic: str, partition: int, batch: BatchBuilder, position: int) -> None:
         batch.close()
         try:
             future = await self._producer.send_batch(batch, topic, partition=partition)
         except KafkaError as exc:
+            self._lose(position)
             raise BrokerUnavailableError(
                 f"the broker did not accept a batch for {topic}: {_describe(exc)}"
             ) from exc
-        self._unacked.append(future)
+        self._unacked.append((future, position))
         if len(self._unacked) > MAX_UNACKED_BATCHES:
             await self._reap(MAX_UNACKED_BATCHES // 2)
 
+    def _lose(self, position: int) -> None:
+        self._lost = position if self._lost is None else min(self._lost, position)
+
     async def _reap(self, keep: int) -> None:
         while len(self._unacked) > keep:
-            future = self._unacked.pop(0)
+            future, position = self._unacked[0]
             try:
                 await future
             except KafkaError as exc:
+                self._lose(position)
                 raise BrokerUnavailableError(
                     f"the broker did not acknowledge a batch: {_describe(exc)}"
                 ) from exc
+            self._unacked.pop(0)
 
 
 def _describe(exc: BaseException) -> str:
@@ -350,11 +436,17 @@ def publish_lines(
     publisher: BatchPublisher,
     summary: IngestSummary,
     oversize: dict[int, int] | None = None,
+    *,
+    position: int = 0,
+    on_deadletter: Callable[[DeadLetter], None] | None = None,
+    publish_deadletters: bool = True,
 ) -> None:
     """Validate lines and add each to its topic, or its dead-letter record to `sno.deadletter`.
 
-    `first_line` is the line number of `lines[0]` (from 1). Blank lines are skipped and not counted as
-    events. Synchronous: the caller decides when batches go out.
+    `first_line` is the line number of `lines[0]` (from 1) and `position` its place in the run (for
+    `BatchPublisher.unpublished_from`). Blank lines are skipped and not counted as events. Dead-letter
+    records also go to `on_deadletter` when given (`sno replay` keeps them in the store), and to the
+    topic unless `publish_deadletters` is off. Synchronous: the caller decides when batches go out.
     """
     sent = summary.sent
     rejected = summary.rejected
@@ -372,56 +464,187 @@ def publish_lines(
                 "too_large", f"the line has {size} bytes, more than the limit of {MAX_LINE_BYTES}"
             )
         if type(result) is Accepted:
-            publisher.add(result.topic, result.key, line)
+            publisher.add(result.topic, result.key, line, position + index)
             sent[result.type] += 1
         else:
             assert isinstance(result, Rejected)
             where = FileSource(source, first_line + index)
-            record = build_deadletter(result, line, where, original_size=size)
-            publisher.add(DEADLETTER_TOPIC, f"{source}:{where.line}".encode(), record)
+            record = deadletter_record(result, line, where, original_size=size)
+            if on_deadletter is not None:
+                on_deadletter(record)
+            if publish_deadletters:
+                key = f"{source}:{where.line}".encode()
+                publisher.add(DEADLETTER_TOPIC, key, orjson.dumps(record), position + index)
             rejected[result.reason] += 1
             summary.rejected_by_type[result.type or UNKNOWN_TYPE] += 1
     summary.lines += len(lines) - blank
     summary.blank_lines += blank
 
 
-async def publish_stream(
-    stream: IO[bytes],
-    source: str,
-    publisher: BatchPublisher,
-    summary: IngestSummary,
-    *,
-    bar: tqdm[Any] | None = None,
-    linger_ms: int = DEFAULT_LINGER_MS,
-) -> None:
-    """Publish one open stream; reading runs in a thread one block ahead of validation."""
-    loop = asyncio.get_running_loop()
-    reader = LineReader(stream)
-    next_line = 1
-    last_flush = time.monotonic()
-    pending = loop.run_in_executor(None, reader.read_chunk)
-    try:
-        while True:
-            try:
-                chunk = await pending
-            except (OSError, EOFError, zlib.error, ValueError) as exc:
-                raise SourceError(f"cannot read {source}: {_describe(exc)}") from exc
-            if chunk is None:
-                break
-            pending = loop.run_in_executor(None, reader.read_chunk)
-            publish_lines(chunk.lines, next_line, source, publisher, summary, chunk.oversize)
-            next_line += len(chunk.lines)
-            await publisher.submit_ready()
-            now = time.monotonic()
-            if chunk.caught_up or (now - last_flush) * 1000 >= linger_ms:
-                await publisher.flush()
-                last_flush = now
-            if bar is not None:
-                bar.update(len(chunk.lines))
-    finally:
-        if not pending.done():
-            with contextlib.suppress(BaseException):
-                await pending
+#: What reading a file can raise: the OS, gzip (a truncated member is EOFError, bad data BadGzipFile,
+#: an OSError, or zlib.error), and a stream closed under the reader (ValueError).
+_READ_ERRORS: Final = (OSError, EOFError, zlib.error, ValueError)
+
+
+class Sources:
+    """The input files of one run, read in blocks one block ahead of validation in a worker thread:
+    the one reader of `sno ingest` and `sno replay`.
+
+    Every file is opened at once, so a typo fails before anything is sent. `from_line` skips the lines
+    before it in the first file (a resumed run; line numbers stay those of the file). `publish` may be
+    called again after it stopped at `limit` lines, also from another event loop (`sno replay` runs one
+    per chunk): a block read ahead is kept for the next call. `progress` says how far the run got.
+    """
+
+    def __init__(self, paths: Sequence[str], *, from_line: int = 1) -> None:
+        if from_line < 1:
+            raise IngestError("--from-line counts from 1")
+        self.paths = list(paths)
+        self.streams: list[tuple[str, IO[bytes]]] = []
+        try:
+            for path in self.paths:
+                self.streams.append((path, open_source(path)))
+        except BaseException:
+            self.close()
+            raise
+        self.index = 0
+        self.reader = LineReader(self.streams[0][1]) if self.streams else None
+        self.next_line = 1
+        #: lines handed to the publisher, and lines of earlier calls or files, across the whole run
+        self.position = 0
+        self._skip = from_line - 1
+        self._starts: list[tuple[int, int]] = [(0, from_line)]  # per file: (position, line) of its start
+        self._ahead: LineChunk | BaseException | None = None
+
+    async def publish(
+        self,
+        publisher: BatchPublisher,
+        summary: IngestSummary,
+        *,
+        limit: int | None = None,
+        bar: tqdm[Any] | None = None,
+        linger_ms: int = DEFAULT_LINGER_MS,
+        on_deadletter: Callable[[DeadLetter], None] | None = None,
+        publish_deadletters: bool = True,
+    ) -> bool:
+        """Publish up to about `limit` lines (all without one) and wait until the broker acknowledged
+        them; True when there is more to read.
+
+        On a read or broker failure, raises `SourceError` / `BrokerUnavailableError` carrying the
+        `progress` (what was read before a read failure is published first, when the broker allows).
+        """
+        loop = asyncio.get_running_loop()
+        sent = 0
+        last_flush = time.monotonic()
+        pending: asyncio.Future[LineChunk | None] | None = None
+        try:
+            while self.reader is not None and (limit is None or sent < limit):
+                if pending is None:
+                    pending = self._read(loop)
+                try:
+                    chunk = await pending
+                except _READ_ERRORS as exc:
+                    pending = None
+                    await self._fail_reading(publisher, exc)
+                pending = None
+                if chunk is None:
+                    self._next_file()
+                    continue
+                if self.reader is not None and (limit is None or sent + len(chunk.lines) < limit):
+                    pending = self._read(loop)  # one block ahead while this one is validated
+                chunk = self._skipped(chunk)
+                path = self.streams[self.index][0]
+                publish_lines(
+                    chunk.lines, self.next_line, path, publisher, summary, chunk.oversize,
+                    position=self.position, on_deadletter=on_deadletter,
+                    publish_deadletters=publish_deadletters,
+                )
+                self.next_line += len(chunk.lines)
+                self.position += len(chunk.lines)
+                sent += len(chunk.lines)
+                await publisher.submit_ready()
+                now = time.monotonic()
+                if chunk.caught_up or (now - last_flush) * 1000 >= linger_ms:
+                    await publisher.flush()
+                    last_flush = now
+                if bar is not None:
+                    bar.update(len(chunk.lines))
+            await publisher.drain()
+        except BrokerUnavailableError as exc:
+            raise BrokerUnavailableError(exc.args[0], self.progress(publisher)) from exc.__cause__
+        except asyncio.CancelledError:
+            raise Interrupted("interrupted", self.progress(publisher)) from None
+        finally:
+            if pending is not None:
+                # Keep what was read ahead for the next call: its future belongs to this event loop.
+                try:
+                    self._ahead = await pending
+                except BaseException as exc:
+                    self._ahead = exc
+        return self.reader is not None
+
+    def _read(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[LineChunk | None]:
+        ahead, self._ahead = self._ahead, None
+        future: asyncio.Future[LineChunk | None] = loop.create_future()
+        if isinstance(ahead, BaseException):
+            future.set_exception(ahead)
+        elif ahead is not None:
+            future.set_result(ahead)
+        else:
+            assert self.reader is not None
+            return loop.run_in_executor(None, self.reader.read_chunk)
+        return future
+
+    def _skipped(self, chunk: LineChunk) -> LineChunk:
+        """Drop the lines before `from_line` (of the first file), counting them as already done."""
+        if not self._skip:
+            return chunk
+        drop = min(self._skip, len(chunk.lines))
+        self._skip -= drop
+        self.next_line += drop
+        oversize = {i - drop: size for i, size in chunk.oversize.items() if i >= drop}
+        return LineChunk(chunk.lines[drop:], oversize, chunk.caught_up)
+
+    async def _fail_reading(self, publisher: BatchPublisher, exc: BaseException) -> None:
+        path = self.streams[self.index][0]
+        message = f"cannot read {path}: {_describe(exc)}"
+        try:
+            await publisher.drain()  # what was read before the failure is good: publish it
+        except BrokerUnavailableError as broker:
+            progress = self.progress(publisher)
+            raise BrokerUnavailableError(f"{message}, and {broker.args[0]}", progress) from exc
+        raise SourceError(message, self.progress(publisher)) from exc
+
+    def progress(self, publisher: BatchPublisher | None = None, *, at: int | None = None,
+                 verb: str = "published", command: str = "sno ingest") -> Progress:
+        """How far the run got: every line before the first one the broker may not have (or, without a
+        publisher, before the next one to read; or before position `at`). `published` counts this
+        run's lines only (not those skipped by `from_line`)."""
+        if at is not None:
+            first = at
+        else:
+            first = self.position if publisher is None else publisher.unpublished_from(self.position)
+        # The file holding position `first`: the last one that starts at or before it (an empty file
+        # starts where the next one does).
+        index = max(i for i, (start, _) in enumerate(self._starts) if start <= first)
+        if index >= len(self.paths):
+            return Progress(first, None, None, (), verb, command)
+        start, line = self._starts[index]
+        return Progress(first, self.paths[index], line + first - start, tuple(self.paths[index:]), verb,
+                        command)
+
+    def _next_file(self) -> None:
+        self.index += 1
+        self.next_line = 1
+        self._skip = 0
+        self._starts.append((self.position, 1))
+        self.reader = LineReader(self.streams[self.index][1]) if self.index < len(self.streams) else None
+
+    def close(self) -> None:
+        for path, stream in self.streams:
+            if path != STDIN:
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 async def publish_files(
@@ -430,18 +653,19 @@ async def publish_files(
     *,
     progress: bool,
     linger_ms: int = DEFAULT_LINGER_MS,
+    from_line: int = 1,
 ) -> IngestSummary:
     """Read, validate and publish JSON Lines files (`-` is standard input, `.gz` is decompressed).
 
-    Raises `SourceError` when a file cannot be opened or read and `BrokerUnavailableError` when the
-    broker cannot be reached; rejected lines are not errors (they are published as dead letters).
-    Every file is opened before connecting, so a typo fails fast without touching the broker.
+    Raises `SourceError` when a file cannot be opened or read, `BrokerUnavailableError` when the broker
+    cannot be reached or stops acknowledging, and `Interrupted` when cancelled; once publishing has
+    begun, each carries the `Progress` to resume from (`from_line`). Rejected lines are not errors
+    (they are published as dead letters). Every file is opened before connecting, so a typo fails
+    fast without touching the broker.
     """
     summary = IngestSummary(files=list(paths))
-    streams: list[tuple[str, IO[bytes]]] = []
+    sources = Sources(paths, from_line=from_line)
     try:
-        for path in paths:
-            streams.append((path, open_source(path)))
         started = time.perf_counter()
         producer = await connect(bootstrap, linger_ms=linger_ms)
         try:
@@ -455,18 +679,15 @@ async def publish_files(
             with tqdm(
                 unit=" lines", unit_scale=True, disable=not progress, file=sys.stderr, mininterval=0.5
             ) as bar:
-                for path, stream in streams:
-                    await publish_stream(stream, path, publisher, summary, bar=bar, linger_ms=linger_ms)
-            await publisher.drain()
+                await sources.publish(publisher, summary, bar=bar, linger_ms=linger_ms)
         finally:
             with contextlib.suppress(Exception):
                 await producer.stop()
         summary.seconds = time.perf_counter() - started
+    except asyncio.CancelledError:  # before publishing began (connecting): nothing was sent
+        raise Interrupted("interrupted", sources.progress()) from None
     finally:
-        for path, stream in streams:
-            if path != STDIN:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        sources.close()
     return summary
 
 

@@ -7,34 +7,43 @@ epoch), publish up to `chunk_lines` lines, drain a worker into the store, stop t
 store carries everything that must survive between chunks: rollups, the ledger, and the
 de-duplication state (`sno_seen`), so a copy of an event in the next chunk is still caught. With an
 external `--broker` the files are published in one pass and one worker drains them.
+
+Lines that `sno ingest`'s validation rejects never reach a topic the worker reads, and a temporary
+broker's `sno.deadletter` is gone with it; so replay keeps them where the worker keeps its own: in the
+store's `sno_deadletter` (topic `file:<FILE>`, partition 0, offset = the line number) and
+`sno_deadletter_daily`, written after each chunk's drain (when the worker has released the store),
+with an insert token derived from their content so that replaying the same file again adds nothing.
+With an external `--broker` they also go to its `sno.deadletter`, as with `sno ingest`.
+
+Files are read by `sno.ingest.Sources`, the same reader as `sno ingest`: a file that cannot be read to
+its end (a truncated gzip) stops the run after what was read before has been processed into the store,
+saying which line to resume from (`--from-line`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sno.ingest import (
-    STDIN,
-    BatchPublisher,
-    IngestSummary,
-    LineReader,
-    SourceError,
-    connect,
-    open_source,
-    publish_lines,
-)
+import orjson
+
+from schemas.deadletter import DeadLetter
+from sno.ingest import BatchPublisher, IngestError, IngestSummary, Progress, SourceError, Sources, connect
 from sno.runtime.broker import LocalBroker, wait_until_answers
+from sno.runtime.children import preexec
 from sno.runtime.topics import ensure_topics
 
 DEFAULT_CHUNK_LINES = 1_000_000
@@ -57,6 +66,8 @@ class ReplaySummary:
     store_peak_rss_mb: float = 0.0
     broker_peak_rss_mb: float = 0.0
     first_event_seconds: list[float] = field(default_factory=list)
+    #: where the dead letters are: the store, and an external broker's topic when there was one
+    deadletters_at: str = "sno_deadletter in the store"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,7 +90,7 @@ class ReplaySummary:
             f"published  {d['published']:>12,}",
             f"processed  {d['processed']:>12,}   (counted once each)",
             f"duplicates {d['duplicates']:>12,}   (same event_id within 24 h, counted once)",
-            f"rejected   {d['rejected']:>12,}   (dead-lettered with a reason: sno.deadletter)",
+            f"rejected   {d['rejected']:>12,}   (dead-lettered with a reason: {self.deadletters_at})",
         ]
         for reason, n in sorted(self.ingest.rejected.items()):
             lines.append(f"  {reason:<20}{n:>10,}")
@@ -90,59 +101,99 @@ class ReplaySummary:
         return "\n".join(lines)
 
 
-class Sources:
-    """The input files read one block at a time, across chunk boundaries."""
+class DeadLetterSpool:
+    """The dead letters of one chunk, on disk until the worker has released the store (bounded memory:
+    a file of bad lines can have millions, each up to 256 KiB)."""
 
-    def __init__(self, paths: Sequence[str]) -> None:
-        self.paths = list(paths)
-        self.streams: list[tuple[str, IO[bytes]]] = [(p, open_source(p)) for p in self.paths]
-        self.index = 0
-        self.reader = LineReader(self.streams[0][1]) if self.streams else None
-        self.next_line = 1
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "deadletters.jsonl"
+        self._out: IO[bytes] = self.path.open("wb")
+        self.count = 0
 
-    async def publish(self, publisher: BatchPublisher, summary: IngestSummary, limit: int | None,
-                      bar: Any) -> bool:
-        """Publish up to about `limit` lines; True when there is more to read."""
-        loop = asyncio.get_running_loop()
-        sent = 0
-        while self.reader is not None and (limit is None or sent < limit):
-            path = self.streams[self.index][0]
-            try:
-                chunk = await loop.run_in_executor(None, self.reader.read_chunk)
-            except (OSError, EOFError, ValueError) as exc:
-                raise SourceError(f"cannot read {path}: {exc}") from exc
-            if chunk is None:
-                self._next_file()
-                continue
-            publish_lines(chunk.lines, self.next_line, path, publisher, summary, chunk.oversize)
-            self.next_line += len(chunk.lines)
-            sent += len(chunk.lines)
-            await publisher.submit_ready()
-            if bar is not None:
-                bar.update(len(chunk.lines))
-        await publisher.drain()
-        return self.reader is not None
+    def add(self, record: DeadLetter) -> None:
+        self._out.write(orjson.dumps(record) + b"\n")
+        self.count += 1
 
-    def _next_file(self) -> None:
-        self.index += 1
-        self.next_line = 1
-        self.reader = LineReader(self.streams[self.index][1]) if self.index < len(self.streams) else None
+    def batches(self, size: int = 2_000) -> Iterator[list[DeadLetter]]:
+        self._out.flush()
+        with self.path.open("rb") as lines:
+            batch: list[DeadLetter] = []
+            for line in lines:
+                batch.append(orjson.loads(line))
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+    def reset(self) -> None:
+        self._out.close()
+        self._out = self.path.open("wb")
+        self.count = 0
 
     def close(self) -> None:
-        for path, stream in self.streams:
-            if path != STDIN:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        self._out.close()
+
+
+DEADLETTER_COLUMNS = ("topic", "partition", "offset", "reason", "message", "original", "received_at")
+
+
+def deadletter_rows(records: Sequence[DeadLetter]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """`sno_deadletter` rows (topic `file:<FILE>`, partition 0, offset = line) and `sno_deadletter_daily`
+    rows of file dead letters, as the worker writes its own (streams/processor.py)."""
+    rows: list[tuple[Any, ...]] = []
+    daily: dict[tuple[Any, ...], int] = {}
+    for record in records:
+        source = record["source"]
+        topic = f"file:{source['file']}"
+        at = datetime.fromisoformat(record["rejected_at"].replace("Z", "+00:00")).replace(tzinfo=None)
+        rows.append(
+            (topic, 0, int(source["line"]), record["reason"], record["message"], record["original"], at)
+        )
+        key = (at.date(), topic, record["reason"])
+        daily[key] = daily.get(key, 0) + 1
+    return rows, [(*k, n) for k, n in sorted(daily.items())]
+
+
+def store_deadletters(spool: DeadLetterSpool, store: Path, clickhouse: str | None) -> None:
+    """Write a chunk's file dead letters into the store the worker just released.
+
+    The token of each insert is a digest of what it holds without the time of rejection, so the same
+    lines replayed again are dropped by ClickHouse rather than counted again per day.
+    """
+    if not spool.count:
+        return
+    from streams.settings import PipelineSettings
+    from streams.worker import open_worker_store
+
+    target = open_worker_store(PipelineSettings(broker="", clickhouse=clickhouse, store=store))
+    try:
+        target.migrate()
+        for batch in spool.batches():
+            digest = hashlib.sha1()
+            for record in batch:
+                source = record["source"]
+                digest.update(f"{source['file']}\0{source['line']}\0{record['reason']}\0".encode())
+                digest.update(base64.b64decode(record["original"]))
+            token = f"replay-deadletters:{digest.hexdigest()[:24]}"
+            rows, daily = deadletter_rows(batch)
+            target.insert("sno_deadletter", rows, DEADLETTER_COLUMNS, token=f"{token}:sno_deadletter")
+            target.insert("sno_deadletter_daily", daily, ("day", "topic", "reason", "records"),
+                          token=f"{token}:sno_deadletter_daily")
+    finally:
+        target.close()
+    spool.reset()
 
 
 async def _publish_chunk(sources: Sources, bootstrap: str, summary: IngestSummary, limit: int | None,
-                         partitions: int, bar: Any) -> bool:
+                         partitions: int, bar: Any, spool: DeadLetterSpool, external: bool) -> bool:
     await ensure_topics(bootstrap, INPUT_AND_OUTPUT_TOPICS, partitions)
     producer = await connect(bootstrap)
     try:
         publisher = BatchPublisher(producer)
         await publisher.prepare(INPUT_AND_OUTPUT_TOPICS)
-        return await sources.publish(publisher, summary, limit, bar)
+        return await sources.publish(publisher, summary, limit=limit, bar=bar, on_deadletter=spool.add,
+                                     publish_deadletters=external)
     finally:
         with contextlib.suppress(Exception):
             await producer.stop()
@@ -158,7 +209,9 @@ def _drain(bootstrap: str, store: Path, clickhouse: str | None, partitions: int,
         if clickhouse:
             cmd += ["--clickhouse", clickhouse]
         env = {k: v for k, v in os.environ.items() if k not in ("SNO_BROKER", "SNO_CLICKHOUSE", "SNO_STORE")}
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+        # The worker dies with replay, however replay dies: a killed replay must not leave a worker
+        # holding the store (sno/runtime/children.py).
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, preexec_fn=preexec())
         while proc.poll() is None:
             if broker is not None and broker.rss_mb:
                 summary.broker_peak_rss_mb = max(summary.broker_peak_rss_mb, broker.rss_mb)
@@ -177,29 +230,54 @@ def _drain(bootstrap: str, store: Path, clickhouse: str | None, partitions: int,
 
 def replay(paths: Sequence[str], *, store: Path, broker: str | None = None, clickhouse: str | None = None,
            chunk_lines: int = DEFAULT_CHUNK_LINES, partitions: int = 2,
-           progress: bool = False) -> ReplaySummary:
+           progress: bool = False, from_line: int = 1) -> ReplaySummary:
+    """Publish and process `paths` into the store, chunk by chunk; see the module docstring.
+
+    Raises `IngestError` (with the progress to resume from: lines processed into the store) when a
+    file cannot be read to its end or the broker fails, and RuntimeError when a worker fails.
+    """
     started = time.monotonic()
     summary = ReplaySummary(ingest=IngestSummary(files=list(paths)))
-    sources = Sources(paths)
+    if broker:
+        summary.deadletters_at = f"sno_deadletter in the store and sno.deadletter on {broker}"
+    sources = Sources(paths, from_line=from_line)
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(unit=" lines", unit_scale=True, file=sys.stderr, desc="published", mininterval=0.5)
     try:
-        more = True
-        while more:
-            if broker:
-                wait_until_answers(broker)
-                more = asyncio.run(_publish_chunk(sources, broker, summary.ingest, None, partitions, bar))
-                _drain(broker, store, clickhouse, partitions, None, summary)
-            else:
-                with LocalBroker() as local:
-                    more = asyncio.run(_publish_chunk(sources, local.bootstrap, summary.ingest,
-                                                      chunk_lines, partitions, bar))
-                    summary.broker_peak_rss_mb = max(summary.broker_peak_rss_mb, local.rss_mb or 0.0)
-                    _drain(local.bootstrap, store, clickhouse, partitions, local, summary)
-            summary.chunks += 1
+        with tempfile.TemporaryDirectory(prefix="sno-replay-") as tmp:
+            spool = DeadLetterSpool(Path(tmp))
+            try:
+                more = True
+                while more:
+                    done = sources.position  # everything before it is in the store
+                    failure: SourceError | None = None
+                    with contextlib.ExitStack() as stack:
+                        if broker:
+                            wait_until_answers(broker)
+                            bootstrap, local = broker, None
+                        else:
+                            local = stack.enter_context(LocalBroker())
+                            bootstrap = local.bootstrap
+                        try:
+                            more = asyncio.run(_publish_chunk(
+                                sources, bootstrap, summary.ingest, None if broker else chunk_lines,
+                                partitions, bar, spool, external=bool(broker)))
+                        except SourceError as exc:  # what was read before is published: process it
+                            failure, more = exc, False
+                        except IngestError as exc:
+                            raise IngestError(exc.args[0], _progress(sources, done)) from exc
+                        if local is not None:
+                            summary.broker_peak_rss_mb = max(summary.broker_peak_rss_mb, local.rss_mb or 0.0)
+                        _drain(bootstrap, store, clickhouse, partitions, local, summary)
+                    store_deadletters(spool, store, clickhouse)
+                    summary.chunks += 1
+                    if failure is not None:
+                        raise SourceError(failure.args[0], _progress(sources, sources.position)) from failure
+            finally:
+                spool.close()
     finally:
         sources.close()
         if bar is not None:
@@ -207,3 +285,8 @@ def replay(paths: Sequence[str], *, store: Path, broker: str | None = None, clic
     summary.seconds = time.monotonic() - started
     summary.ingest.seconds = summary.seconds
     return summary
+
+
+def _progress(sources: Sources, position: int) -> Progress:
+    """Replay's progress: lines processed into the store (those before `position`), and how to resume."""
+    return sources.progress(at=position, verb="processed into the store", command="sno replay")

@@ -3,25 +3,33 @@
 Faust's consumer loop and the fold are both pure Python; in one process the interpreter lock makes them
 take turns (measured: ~75 µs per event for Faust, ~36 µs for the fold with alerts). Here the fold runs
 in one child process, one batch at a time and in order, holding the de-duplication and alert state;
-the worker process keeps Faust and the ClickHouse writes. The child dies with its parent.
+the worker process keeps Faust and the ClickHouse writes.
+
+The child dies with its parent however the parent dies, SIGKILL included (sno/runtime/children.py): it
+is armed with the kernel's parent-death signal between fork and exec, and again first thing in `_init`
+with a check that its parent is still the worker that started it. The signal follows the *thread* that
+started the child, and the pool would start it from whichever thread first submits work (the sink's
+writer threads), so `ProcessFolder` starts it at once, from the thread that builds it: the main thread.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from sno.runtime import children
 from streams.sink import TP, FoldedBatch, RawRecord, SeenLookup
 
 _processor: Any = None
 
 
-def _init(alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] = 0) -> None:
+def _init(alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] = 0,
+          parent: int | None = None) -> None:
+    if parent is not None:
+        children.arm_or_watch(parent)  # before anything else: a worker SIGKILLed meanwhile is noticed here
     global _processor
     from sno.core.catalogue import load_catalogue
     from streams.processor import EventProcessor
@@ -34,14 +42,6 @@ def _init(alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] 
         engine = AlertEngine(catalogue)
         engine.restore(alert_rows)
     _processor = EventProcessor(catalogue, alerts=engine, owners=owners)
-    parent = os.getppid()
-
-    def _watch_parent() -> None:  # a SIGKILLed worker must not leave its folder behind
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=_watch_parent, daemon=True).start()
 
 
 def _fold(records: Sequence[RawRecord], seq: int, confirmed: int) -> FoldedBatch | SeenLookup:
@@ -68,10 +68,13 @@ class ProcessFolder:
     """The processor interface of the sink (`fold`, `load_seen`, `forget`), served by a child process."""
 
     def __init__(self, alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] = 0) -> None:
+        """Start the fold process now, from this thread (the main thread: see the module docstring)."""
+        children.install()
         self._pool = ProcessPoolExecutor(
             max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
-            initargs=(alert_rows, owners),
+            initargs=(alert_rows, owners, os.getpid()),
         )
+        self._pool.submit(os.getpid).result()  # the pool spawns on first submit: here, not in a writer
 
     def fold(self, records: Sequence[RawRecord], seq: int = 0,
              confirmed: int = -1) -> FoldedBatch | SeenLookup:

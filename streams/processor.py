@@ -93,7 +93,7 @@ class EventProcessor:
         batch = work.batch
         newest: dict[TP, int] = {}
         for topic, partition, offset, raw in sorted(records, key=lambda r: (r[0], r[1], r[2])):
-            result = validate(raw)
+            result = validate(raw, topic)
             if isinstance(result, Rejected):
                 self._dead_letter(work, result, topic, partition, offset, raw)
                 continue

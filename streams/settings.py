@@ -3,11 +3,21 @@
 The Faust values below were measured on the embedded broker (README, "Start-up"): with Faust's defaults
 the first event is processed ~31 s after start (group join and rebalance waits); with these, ~2.5 s.
 They are also sound for a real cluster: short timeouts only make a dead worker's partitions move sooner.
+
+The consumer group. Workers in one group split the partitions, which is right only when they write to
+one store: two workers on two embedded stores in one group would each count part of the events, and
+both stores would look complete. So each embedded store has a group of its own, `sno-pipeline-<id>`
+(`consumer_group`), where the id is kept in the store's folder (`store-id`, made when the store is
+first used) together with a digest of the folder's path, so that a copied store gets a group of its
+own too. Workers on a ClickHouse server (`http://…`, `sno store serve` included) share `sno-pipeline`.
+Changing groups costs nothing: every assignment resumes from the store's ledger, not from offsets.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +38,30 @@ INPUT_TOPICS: tuple[str, ...] = (
 )
 DEADLETTER_TOPIC = "sno.deadletter"
 ALERTS_TOPIC = "sno.alerts"
+#: The file in an embedded store's folder that names the store, for its consumer group.
+STORE_ID_FILE = "store-id"
+
+
+def store_id(folder: Path) -> str:
+    """The id of the embedded store in `folder`, made the first time (atomically: two processes that
+    race both read the one that won), plus a digest of the folder's resolved path."""
+    folder = folder.resolve()
+    path = folder / STORE_ID_FILE
+    try:
+        own = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+        fresh = folder / f".{STORE_ID_FILE}.{os.getpid()}.tmp"
+        fresh.write_text(uuid.uuid4().hex[:12] + "\n", encoding="ascii")
+        try:
+            os.link(fresh, path)
+        except FileExistsError:
+            pass
+        finally:
+            fresh.unlink()
+        own = path.read_text(encoding="ascii").strip()
+    where = hashlib.sha1(str(folder).encode()).hexdigest()[:6]
+    return f"{own}-{where}"
 
 
 @dataclass
@@ -56,6 +90,18 @@ class PipelineSettings:
     #: run the embedded ClickHouse engine in a process of its own, as a server would be
     #: (sno/runtime/store_process.py); only for the embedded store
     store_in_child: bool = True
+
+    def embedded_store(self) -> Path | None:
+        """The folder of the embedded store the worker writes to; None for a ClickHouse server."""
+        if self.clickhouse and not self.clickhouse.startswith("chdb://"):
+            return None
+        return Path(self.clickhouse[len("chdb://") :]) if self.clickhouse else self.store
+
+    def consumer_group(self) -> str:
+        """The consumer group (Faust app id) for this store: `app_id` for a ClickHouse server, which
+        workers share; `app_id` and the store's id for an embedded store (module docstring)."""
+        folder = self.embedded_store()
+        return self.app_id if folder is None else f"{self.app_id}-{store_id(folder)}"
 
     @property
     def datadir(self) -> Path:

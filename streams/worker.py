@@ -79,6 +79,7 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
     status_file = status_file.resolve() if status_file is not None else None
     store = open_worker_store(settings)
     try:
+        settings.app_id = settings.consumer_group()  # one group per embedded store (streams/settings.py)
         store.migrate()
         epoch = asyncio.run(cluster_id(settings.broker))
         asyncio.run(ensure_topics(settings.broker, INPUT_TOPICS, settings.partitions))

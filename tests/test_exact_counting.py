@@ -116,9 +116,11 @@ async def _feed(store: Store, arrival: list[bytes], batch: int, restart_at: int,
     return forwarded
 
 
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    store = Store(None, tmp_path_factory.mktemp("exact") / "store")
+@pytest.fixture
+def shared_store(tmp_path: Path) -> Any:
+    """One embedded store for a test (its hypothesis examples clear it); closed after, because a process
+    hosts one chDB engine path at a time."""
+    store = Store(None, tmp_path / "shared")
     store.migrate()
     yield store
     store.close()

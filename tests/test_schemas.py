@@ -174,13 +174,16 @@ def test_bytes_that_are_not_utf8_are_not_json() -> None:
 
 
 def test_deep_nesting_neither_raises_nor_hides_a_bsn() -> None:
-    """docs/events.md: a bsn field at any depth is rejected; depth must not crash the validator."""
-    deep = b'{"type":"forecast","x":' + b'{"y":' * 500 + b'{"bsn":1}' + b"}" * 500 + b"}"
+    """docs/events.md: a bsn field at any depth is rejected; nesting deeper than 64 levels is `too_deep`,
+    measured on the bytes, so no depth can crash the validator."""
+    deep = b'{"type":"forecast","x":' + b'{"y":' * 62 + b'{"bsn":1}' + b"}" * 62 + b"}"
     result = validate(deep)
     assert isinstance(result, Rejected) and result.reason == "bsn_forbidden"
     assert result.field is not None and result.field.endswith(".y.bsn")
+    deeper = b'{"type":"forecast","x":' + b'{"y":' * 500 + b'{"bsn":1}' + b"}" * 500 + b"}"
+    assert validate(deeper).reason == "too_deep"  # type: ignore[union-attr]
     too_deep = b"[" * 5000 + b"]" * 5000
-    assert isinstance(validate(too_deep), Rejected)
+    assert isinstance(validate(too_deep), Rejected) and validate(too_deep).reason == "too_deep"  # type: ignore[union-attr]
 
 
 def test_find_bsn_walks_objects_and_arrays_but_not_values() -> None:
@@ -308,9 +311,9 @@ def test_a_dead_letter_never_carries_the_bsn_it_was_rejected_for() -> None:
     assert record["original_redacted"]
     assert b"123456782" not in kept and b"999999990" not in kept
     assert orjson.loads(kept)["citizen"] == {"BSN": "[redacted]"}
-    # Also when the line is not even JSON (best effort by pattern).
-    broken, redacted = redact_bsn(b'{"bsn": "123456782", "x": ')
-    assert redacted and b"123456782" not in broken
+    # Also when the line is not even JSON (on the bytes).
+    broken = redact_bsn(b'{"bsn": "123456782", "x": ')
+    assert broken.redacted and not broken.omitted and b"123456782" not in broken.data
 
 
 def test_a_dead_letter_of_a_huge_line_keeps_a_prefix_and_the_full_size() -> None:

@@ -2,18 +2,22 @@
 
 The work is in `sno.ingest` (shared with `sno replay` and the benchmark); this module only turns its
 outcome into output and an exit status. Rejected lines are not a failure (they are dead-lettered and
-counted); only an unreachable broker or an unreadable file ends the run with a non-zero status.
+counted); only an unreachable broker, an unreadable file or an interruption ends the run with a non-zero
+status, and then the one line says how many lines were published and which line to resume from
+(`--from-line`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
+from typing import Any
 
 import click
 
-from sno.ingest import STDIN, IngestError, bootstrap_from_env, publish_files
+from sno.ingest import STDIN, IngestError, IngestSummary, Interrupted, bootstrap_from_env, publish_files
 
 
 @click.command(name="ingest")
@@ -24,7 +28,15 @@ from sno.ingest import STDIN, IngestError, bootstrap_from_env, publish_files
     metavar="HOST:PORT[,…]",
     help="Kafka bootstrap servers (default: $SNO_BROKER).",
 )
-def command(files: tuple[str, ...], broker: str | None) -> None:
+@click.option(
+    "--from-line",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Start at line N of the first FILE (resume a run that stopped there; the others are read whole).",
+)
+def command(files: tuple[str, ...], broker: str | None, from_line: int) -> None:
     """Validate JSON Lines FILEs (`.gz` too; `-` is standard input) and publish each event to its
     topic; rejected lines go to sno.deadletter with their reason, file and line."""
     bootstrap = (broker or "").strip() or bootstrap_from_env()
@@ -40,11 +52,26 @@ def command(files: tuple[str, ...], broker: str | None) -> None:
     # aiokafka logs each failed connection attempt; the user gets one line from us instead.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
-        summary = asyncio.run(publish_files(list(files), bootstrap, progress=sys.stderr.isatty()))
+        summary = asyncio.run(_run(list(files), bootstrap, from_line))
+    except Interrupted as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(130) from None
     except IngestError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
-    except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
+    except KeyboardInterrupt:  # before publishing began: nothing was sent
+        click.echo("error: interrupted before anything was published", err=True)
         raise SystemExit(130) from None
     click.echo(summary.render())
+
+
+async def _run(files: list[str], bootstrap: str, from_line: int) -> IngestSummary:
+    """The run, stopped by SIGTERM as by Ctrl-C: cancelled, so that it can say how far it got."""
+    task: asyncio.Task[Any] | None = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await publish_files(files, bootstrap, progress=sys.stderr.isatty(), from_line=from_line)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)

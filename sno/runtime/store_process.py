@@ -16,7 +16,6 @@ store), and answers one call at a time, in order, over a pipe.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -26,10 +25,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from sno.runtime import children
 from sno.runtime.store import Store, StoreBusy, StoreError
 
-#: prctl(2) option: the signal a process gets when its parent dies
-_PR_SET_PDEATHSIG = 1
 #: seconds an orderly close may take before the engine process is killed
 CLOSE_TIMEOUT = 30.0
 
@@ -46,6 +44,7 @@ class StoreProcess:
     def __init__(self, store: str | os.PathLike[str], holder: str) -> None:
         self.path: Path | None = Path(store).resolve()
         self.dsn = f"chdb://{Path(store).resolve() / 'clickhouse'}"
+        children.install()  # the engine is armed to die with the worker before it even starts Python
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._lock = threading.Lock()
@@ -63,6 +62,7 @@ class StoreProcess:
         if reply[0] != "ok":
             self._process.join(5)
             raise _error(reply)
+        self._lock_file = _identity(self.path / "sno.lock")
 
     @property
     def pid(self) -> int | None:
@@ -78,14 +78,26 @@ class StoreProcess:
                 reply = self._conn.recv()
             except (EOFError, OSError) as exc:
                 self._broken = True
-                raise StoreError(f"the embedded ClickHouse process (pid {self.pid}) stopped "
-                                 f"(exit code {self._process.exitcode})") from exc
+                self._process.join(1)
+                raise self._explained(StoreError(f"the embedded ClickHouse process (pid {self.pid}) stopped "
+                                                 f"(exit code {self._process.exitcode})")) from exc
             except BaseException:
                 self._broken = True  # a reply may still be on its way: no later call may take it for its own
                 raise
         if reply[0] == "ok":
             return reply[1]
-        raise _error(reply)
+        raise self._explained(_error(reply))
+
+    def _explained(self, error: Exception) -> Exception:
+        """The real cause first when the store's folder was removed under the engine: ClickHouse then
+        reports missing files of some table, which reads like a bug or like bad input, never like the
+        operator's `rm` that it is."""
+        if self.path is None or _identity(self.path / "sno.lock") == self._lock_file:
+            return error  # the store's lock file is the one the engine locked: the folder is in place
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return StoreError(f"the store folder {self.path} was removed while in use, so nothing more can be "
+                          f"written to it (restore it from a backup, or start again on a new store); "
+                          f"ClickHouse said: {first[:300]}")
 
     def migrate(self) -> list[str]:
         return list(self._call("migrate"))
@@ -133,6 +145,15 @@ class StoreProcess:
         self.close()
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode of a file, None when it is gone: a removed and re-created folder differs."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 def _error(reply: tuple[Any, ...]) -> Exception:
     _, kind, message = reply
     if kind == "StoreBusy":
@@ -143,21 +164,10 @@ def _error(reply: tuple[Any, ...]) -> Exception:
 
 
 def _die_with(parent: int) -> None:
-    """SIGKILL this process when the worker dies, however it dies (Linux); poll as a fallback."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # it died before the signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            threading.Event().wait(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    """SIGKILL this process when the worker dies, however it dies (sno/runtime/children.py); polls
+    where the kernel cannot. The process was armed before exec already; this also covers a start
+    that did not go through `children.install`."""
+    children.arm_or_watch(parent)
 
 
 def _serve(conn: Connection, path: str, holder: str, parent: int) -> None:
