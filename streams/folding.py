@@ -23,6 +23,9 @@ _processor: Any = None
 
 def _init(alert_rows: list[dict[str, Any]] | None) -> None:
     global _processor
+    from sno.runtime.logs import configure_from_env  # the worker's log format here too (ops)
+
+    configure_from_env("fold")
     from sno.core.catalogue import load_catalogue
     from streams.processor import EventProcessor
 

@@ -68,6 +68,9 @@ class FoldedBatch:
     alerts: list[Any] = field(default_factory=list)
     #: records folded (for bounding merged writes)
     size: int = 0
+    #: metrics (sno/runtime/metrics.py): (topic, outcome) -> records, when the processor counts per topic;
+    #: empty: the metrics attribute the totals above themselves
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class Processor(Protocol):
@@ -142,6 +145,8 @@ class Stats:
     records: int = 0
     first_record_at: float | None = None
     last_write_at: float | None = None
+    #: metrics (sno/runtime/metrics.py): seconds of each ledger write since the metrics last took them
+    write_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
 class RecoveryError(RuntimeError):
@@ -455,6 +460,7 @@ class ClickHouseSink:
         await self.idle()
 
     async def _write(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
+        began = time.monotonic()  # metrics
         await self._ch(self._write_sync, folded, ranges, token)
         for tp, (_low, high) in ranges.items():
             self.positions[tp] = max(self.positions.get(tp, -1), high)
@@ -464,6 +470,7 @@ class ClickHouseSink:
         self.stats.batches += 1
         self.stats.last_write_at = time.time()
         self.touched |= folded.touched
+        self.stats.write_seconds.append(time.monotonic() - began)  # metrics
 
     def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str) -> None:
         ledger_columns = ("epoch", "topic", "partition", "from_offset", "to_offset", "token", "state")
@@ -490,8 +497,11 @@ async def read_ranges(
     """Read exactly the given offset ranges (inclusive) with a consumer outside any group."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    from sno.runtime.transport import aiokafka_options  # TLS/SASL from SNO_KAFKA_* (ops)
+
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None,
+        **aiokafka_options(),
     )
     await consumer.start()
     out: list[RawRecord] = []
