@@ -341,13 +341,21 @@ def migration_tables() -> dict[str, set[str]]:
     return tables
 
 
-def _datasource() -> dict[str, Any]:
-    (path,) = sorted(DATASOURCES.glob("*.yaml"))
-    (datasource,) = yaml.safe_load(path.read_text())["datasources"]
+CLICKHOUSE_DATASOURCE = "grafana-clickhouse-datasource"
+PROMETHEUS_DATASOURCE = "prometheus"
+
+
+def _datasources() -> list[dict[str, Any]]:
+    paths = sorted(DATASOURCES.glob("*.yaml"))
+    return [d for path in paths for d in yaml.safe_load(path.read_text())["datasources"]]
+
+
+def _datasource(kind: str = CLICKHOUSE_DATASOURCE) -> dict[str, Any]:
+    (datasource,) = [d for d in _datasources() if d["type"] == kind]
     return datasource
 
 
-def _panels() -> list[tuple[str, dict[str, Any]]]:
+def _all_panels() -> list[tuple[str, dict[str, Any]]]:
     found = []
     for path in sorted(DASHBOARDS.glob("*.json")):
         dashboard = json.loads(path.read_text(encoding="utf-8"))
@@ -355,6 +363,11 @@ def _panels() -> list[tuple[str, dict[str, Any]]]:
             if panel["type"] != "row":
                 found.append((f"{path.name}: {panel['title']}", panel))
     return found
+
+
+def _panels(kind: str = CLICKHOUSE_DATASOURCE) -> list[tuple[str, dict[str, Any]]]:
+    """The panels of the dashboards that read the given data source type (SQL or PromQL)."""
+    return [(title, panel) for title, panel in _all_panels() if panel["datasource"]["type"] == kind]
 
 
 def _queries() -> list[tuple[str, str]]:
@@ -412,14 +425,21 @@ def test_the_name_check_would_catch_a_misspelt_column() -> None:
     assert columns - migration_tables()["sno_auth_minute"] == {"duraton_ms"}
 
 
-def test_every_panel_queries_the_provisioned_clickhouse_datasource() -> None:
-    datasource = _datasource()
-    assert datasource["type"] == "grafana-clickhouse-datasource"
-    for title, panel in _panels():
+def test_every_panel_queries_a_provisioned_datasource_in_its_language() -> None:
+    provisioned = {d["uid"]: d["type"] for d in _datasources()}
+    assert sorted(provisioned.values()) == [CLICKHOUSE_DATASOURCE, PROMETHEUS_DATASOURCE]
+    kinds = set()
+    for title, panel in _all_panels():
         assert panel["targets"], title
         for target in panel["targets"]:
-            assert target["datasource"] == {"type": datasource["type"], "uid": datasource["uid"]}, title
-            assert target["editorType"] == "sql" and target["rawSql"].strip(), title
+            assert provisioned.get(target["datasource"]["uid"]) == target["datasource"]["type"], title
+            assert target["datasource"] == panel["datasource"], title
+            kinds.add(target["datasource"]["type"])
+            if target["datasource"]["type"] == CLICKHOUSE_DATASOURCE:
+                assert target["editorType"] == "sql" and target["rawSql"].strip(), title
+            else:
+                assert target["expr"].strip(), title
+    assert kinds == {CLICKHOUSE_DATASOURCE, PROMETHEUS_DATASOURCE}
 
 
 #: The ClickHouse plugin's macros as it expands them, for a time range of April 2026 (Amsterdam time).
