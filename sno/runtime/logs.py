@@ -160,9 +160,12 @@ def configure_from_env(process_name: str | None = None) -> None:
 
         multiprocessing.current_process().name = process_name
     try:
-        configure()
+        fmt = configure()
     except ValueError as exc:  # the parent validated the value; a child never dies of its logging
         print(f"sno: {exc}", file=sys.stderr)
+        return
+    logging.getLogger(__name__).info("process %s (pid %d) logs as %s", process_name or "child",
+                                     os.getpid(), fmt)
 
 
 class StateLog:
