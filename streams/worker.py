@@ -92,8 +92,14 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         raise
     try:
         store.migrate()
-        epoch = asyncio.run(cluster_id(settings.broker))
-        asyncio.run(ensure_topics(settings.broker, INPUT_TOPICS, settings.partitions))
+        try:
+            epoch = asyncio.run(cluster_id(settings.broker))
+            asyncio.run(ensure_topics(settings.broker, INPUT_TOPICS, settings.partitions))
+        except Exception as exc:  # TLS, SASL or the broker itself: one line, not a traceback
+            from sno.runtime.broker import BrokerError
+
+            raise BrokerError(f"Kafka at {settings.broker} refused the worker's admin client: "
+                              f"{type(exc).__name__}: {exc}") from None
         alert_rows = _alert_rows(store) if settings.alerts else None
         if settings.fold_in_child:
             from streams.folding import ProcessFolder

@@ -191,7 +191,12 @@ def clickhouse_options(dsn: str, env: Mapping[str, str] | None = None) -> dict[s
                                  "is set too: keep it in the file only")
         if password:
             options["password"] = password
+    if scheme in ("http", "clickhouse"):
+        options["interface"] = "http"
     if scheme in ("https", "clickhouses"):
+        # clickhouse-connect takes TLS from the port (443/8443), not from the DSN's scheme: without this an
+        # https:// DSN on another port would be sent in plain text.
+        options["interface"] = "https"
         ca = _file("SNO_CLICKHOUSE_CA_FILE", env, allow_system=True)
         if ca is None:
             raise TransportError("an https:// ClickHouse needs SNO_CLICKHOUSE_CA_FILE (the CA that signed "
