@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "schema": "schema",
     "alerts": "alerts",
     "bench": "bench",
+    "store": "store",
 }
 
 
