@@ -531,7 +531,9 @@ def test_the_dockerfile_pins_its_python_base_and_installs_the_project() -> None:
     (base,) = re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)
     assert PINNED_IMAGE.match(base), base
     assert base.startswith("python:3.11.") and "-slim" in base
-    assert re.search(r"^RUN pip install \.(\s|$)", text, re.MULTILINE)
+    # The locked versions with their hashes first, then the project without resolving anything.
+    assert re.search(r"^RUN pip install --require-hashes --no-deps -r requirements.lock$", text, re.MULTILINE)
+    assert re.search(r"^RUN pip install --no-deps --no-build-isolation \.(\s|$)", text, re.MULTILINE)
     # Every package that pyproject installs is copied into the build.
     includes = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
     for pattern in includes["include"]:
@@ -555,7 +557,7 @@ def test_the_store_reads_its_sql_from_the_folder_the_image_names(
 def test_the_build_context_keeps_what_pip_install_needs() -> None:
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
     kept = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
-    assert {"pyproject.toml", "README.md", "sno", "schemas", "streams", "sql"} <= kept
+    assert {"pyproject.toml", "requirements.lock", "README.md", "sno", "schemas", "streams", "sql"} <= kept
 
 
 def _glob_match(path: str, pattern: str) -> bool:
