@@ -639,3 +639,69 @@ def test_the_dashboard_counts_only_the_newest_judgement_of_each_kpi(tmp_path: Pa
         ((_, availability, norm),) = store.query(_query("Availability per month against its norm"))
     assert (breached, met, no_data) == (1, 1, 0)
     assert (availability, norm) == (99.7, 99.5)
+
+
+# --- Prometheus and the pipeline dashboard -------------------------------------------------------------
+
+PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
+PROMETHEUS_RULES = DEPLOY / "prometheus" / "rules.yml"
+
+
+def test_prometheus_scrapes_every_worker_replica_on_the_port_the_workers_serve() -> None:
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "sno-worker"]
+    (sd,) = job["dns_sd_configs"]
+    workers = _worker_services()
+    assert set(sd["names"]) == set(workers)  # compose's DNS name of a service resolves to every replica
+    for name, service in workers.items():
+        env = _env(service)
+        assert sd["port"] == int(env["SNO_METRICS_PORT"]), name
+        assert env["SNO_LOG_FORMAT"] == "json", name
+        assert env["SNO_ALERTMANAGER"] == "http://alertmanager:9093", name
+        check = " ".join(service["healthcheck"]["test"])
+        assert f"127.0.0.1:{env['SNO_METRICS_PORT']}/healthz" in check, name
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    mounts = " ".join(_services()["prometheus"]["volumes"])
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml" in mounts
+    assert "./prometheus/rules.yml:/etc/prometheus/rules.yml" in mounts
+
+
+def test_grafana_reads_the_prometheus_of_the_stack() -> None:
+    datasource = _datasource(PROMETHEUS_DATASOURCE)
+    assert datasource["url"] == "http://prometheus:9090"
+    assert "prometheus" in _services()["grafana"]["depends_on"]
+
+
+def _promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool is absent (Debian package prometheus: apt-get install -y prometheus)")
+    return path
+
+
+def test_promtool_accepts_the_prometheus_config_and_its_rules() -> None:
+    result = subprocess.run([_promtool(), "check", "config", str(PROMETHEUS_CONFIG)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 rules found" in result.stdout
+
+
+def test_the_pipeline_alert_rules_use_only_metrics_the_worker_exports() -> None:
+    from sno.runtime.metrics import PipelineMetrics
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "info": ("_info",)}
+    exported = {"up"}
+    for family in PipelineMetrics().registry.collect():
+        exported |= {family.name + suffix for suffix in suffixes.get(family.type, ("",))}
+    rules = yaml.safe_load(PROMETHEUS_RULES.read_text())["groups"][0]["rules"]
+    for rule in rules:
+        names = set(re.findall(r"\b(sno_[a-z_]+|up)\b", rule["expr"]))
+        assert names and names <= exported, (rule["alert"], names - exported)
+        assert rule["labels"]["severity"] in ("page", "ticket")
+
+
+def test_every_pipeline_panel_is_on_prometheus_and_the_kpi_panels_on_clickhouse() -> None:
+    for title, panel in _all_panels():
+        kind = panel["datasource"]["type"]
+        expected = PROMETHEUS_DATASOURCE if title.startswith("sno-pipeline.json") else CLICKHOUSE_DATASOURCE
+        assert kind == expected, title
