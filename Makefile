@@ -1,21 +1,36 @@
-# The project's front door: `make demo` and `make test`. Both build .venv by themselves.
+# The project's front door: `make demo` and `make test`. Both build .venv by themselves, from the hashed
+# lock (requirements-dev.lock): every run installs the exact versions, and pip refuses a file whose hash
+# differs. `make lock` refreshes the locks from the ranges in pyproject.toml.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --no-header --annotation-style line -q
 
-.PHONY: test test-slow demo lint bench schemas clean system-deps
+.PHONY: test test-slow demo lint bench schemas clean system-deps lock audit
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# The locks: requirements.lock (what the image installs) and requirements-dev.lock (plus the dev
+# extra), each with the build backend (setuptools, wheel) so nothing is fetched unhashed.
+lock: $(STAMP)
+	printf 'setuptools>=68\nwheel\n' | $(BIN)/uv pip compile pyproject.toml - $(LOCK_FLAGS) -o requirements.lock
+	printf 'setuptools>=68\nwheel\n' | $(BIN)/uv pip compile pyproject.toml - --extra dev $(LOCK_FLAGS) \
+		-o requirements-dev.lock
+
+# Known vulnerabilities in the locks (pip-audit); skipped with the reason where the service does not answer.
+audit: $(STAMP)
+	bash .ci/audit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# Debian tools some tests drive for real (Alertmanager, docker-compose's offline validation, Chromium);
+# Debian tools some tests drive for real (Prometheus, Alertmanager, docker-compose's offline validation,
+# Chromium);
 # best effort: without them those tests skip with a reason.
 system-deps:
 	@bash .ci/system-deps

@@ -31,6 +31,9 @@ def _init(alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] 
     if parent is not None:
         children.arm_or_watch(parent)  # before anything else: a worker SIGKILLed meanwhile is noticed here
     global _processor
+    from sno.runtime.logs import configure_from_env  # the worker's log format here too (ops)
+
+    configure_from_env("fold")
     from sno.core.catalogue import load_catalogue
     from streams.processor import EventProcessor
 

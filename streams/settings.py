@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sno.runtime.transport import KafkaSecurity
+
 #: Input topics of docs/events.md. Kept here (not imported from schemas) so the Faust app can be built
 #: before the contract module is loaded; tests check the two agree.
 INPUT_TOPICS: tuple[str, ...] = (
@@ -90,6 +92,13 @@ class PipelineSettings:
     #: run the embedded ClickHouse engine in a process of its own, as a server would be
     #: (sno/runtime/store_process.py); only for the embedded store
     store_in_child: bool = True
+    #: Prometheus metrics, /healthz and /readyz on this port (sno/runtime/metrics.py); None: not served
+    metrics_port: int | None = None
+    metrics_host: str = "0.0.0.0"
+    #: `text` or `json` (sno/runtime/logs.py); None: SNO_LOG_FORMAT, else text
+    log_format: str | None = None
+    #: TLS and SASL for every Kafka client, from SNO_KAFKA_* (sno/runtime/transport.py)
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity.from_env)
 
     def embedded_store(self) -> Path | None:
         """The folder of the embedded store the worker writes to; None for a ClickHouse server."""
@@ -133,4 +142,5 @@ class PipelineSettings:
             "web_port": self.web_port,
             "topic_partitions": self.partitions,
             "producer_acks": -1,
+            **self.kafka_security.faust(),
         }

@@ -84,6 +84,9 @@ class SeenLookup:
     topic, event ids, and the event-time bounds that can matter)."""
 
     asks: list[tuple[str, list[str], Any, Any]]
+    #: metrics (sno/runtime/metrics.py): (topic, outcome) -> records, when the processor counts per topic;
+    #: empty: the metrics attribute the totals above themselves
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class Processor(Protocol):
@@ -171,6 +174,8 @@ class Stats:
     records: int = 0
     first_record_at: float | None = None
     last_write_at: float | None = None
+    #: metrics (sno/runtime/metrics.py): seconds of each ledger write since the metrics last took them
+    write_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
 class RecoveryError(RuntimeError):
@@ -606,6 +611,7 @@ class ClickHouseSink:
 
     async def _write(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str,
                      redo: bool = False) -> None:
+        began = time.monotonic()  # metrics
         await self._ch(self._write_sync, folded, ranges, token, redo)
         for tp, (_low, high) in ranges.items():
             self.positions[tp] = max(self.positions.get(tp, -1), high)
@@ -617,6 +623,7 @@ class ClickHouseSink:
         self.stats.batches += 1
         self.stats.last_write_at = time.time()
         self.touched |= folded.touched
+        self.stats.write_seconds.append(time.monotonic() - began)  # metrics
 
     def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str,
                     redo: bool = False) -> None:
@@ -652,8 +659,11 @@ async def read_ranges(
     """Read exactly the given offset ranges (inclusive) with a consumer outside any group."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    from sno.runtime.transport import aiokafka_options  # TLS/SASL from SNO_KAFKA_* (ops)
+
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None,
+        **aiokafka_options(),
     )
     await consumer.start()
     out: list[RawRecord] = []

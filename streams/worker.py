@@ -70,19 +70,37 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
     """
     import faust
 
+    from sno.runtime import logs
+    from sno.runtime.metrics import MeteredProcessor, MetricsServer, PipelineMetrics, meter_flush
     from sno.runtime.topics import cluster_id, ensure_topics
     from streams.app import build_app
 
     started = time.monotonic()
+    log_format = logs.configure(settings.log_format, settings.loglevel)
+    metrics = PipelineMetrics()
+    metrics.info.info(_info(settings, log_format))
+    server = (MetricsServer(metrics, settings.metrics_host, settings.metrics_port).start()
+              if settings.metrics_port is not None else None)
     # Faust's worker changes into its data folder: every path must be absolute before it starts.
     settings.store = settings.store.resolve()
     status_file = status_file.resolve() if status_file is not None else None
-    store = open_worker_store(settings)
+    try:
+        store = open_worker_store(settings)
+    except BaseException:
+        if server is not None:
+            server.close()
+        raise
     try:
         settings.app_id = settings.consumer_group()  # one group per embedded store (streams/settings.py)
         store.migrate()
-        epoch = asyncio.run(cluster_id(settings.broker))
-        asyncio.run(ensure_topics(settings.broker, INPUT_TOPICS, settings.partitions))
+        try:
+            epoch = asyncio.run(cluster_id(settings.broker))
+            asyncio.run(ensure_topics(settings.broker, INPUT_TOPICS, settings.partitions))
+        except Exception as exc:  # TLS, SASL or the broker itself: one line, not a traceback
+            from sno.runtime.broker import BrokerError
+
+            raise BrokerError(f"Kafka at {settings.broker} refused the worker's admin client: "
+                              f"{type(exc).__name__}: {exc}") from None
         alert_rows = _alert_rows(store) if settings.alerts else None
         if settings.fold_in_child:
             from streams.folding import ProcessFolder
@@ -92,13 +110,22 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
             from streams.processor import EventProcessor
 
             processor = EventProcessor(alerts=_alert_engine(alert_rows) if alert_rows is not None else None)
+        processor = MeteredProcessor(processor, metrics)
         sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch)
+        meter_flush(sink, metrics)
+        engine_pid = getattr(store, "pid", None)
+        metrics.child_pids = lambda: {"fold": list(getattr(processor, "pids", [])),
+                                      **({"engine": [engine_pid]} if engine_pid else {})}
         bar = _progress_bar() if progress else None
         app = build_app(settings, sink, on_batch=(bar.update if bar is not None else None))
         outcome: dict[str, Any] = {"drained": False, "quiet_since": None, "batches": -1}
 
         @app.timer(0.2)
         async def _watch() -> None:
+            try:
+                metrics.update(app.consumer, sink)
+            except Exception:  # the metrics never stop the worker
+                log.exception("updating the metrics failed")
             if status_file is not None:
                 _write_status(status_file, app, sink, started)
             if not drain or outcome["drained"]:
@@ -132,7 +159,8 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
                 await refresh_kpis(sink)
 
         worker = faust.Worker(app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False,
-                              workdir=settings.datadir)
+                              workdir=settings.datadir,
+                              logging_config=logs.logging_config(log_format, settings.loglevel))
         code = 0
         try:
             worker.execute_from_commandline()
@@ -153,6 +181,25 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
                             round(time.monotonic() - started, 3), error)
     finally:
         store.close()
+        if server is not None:
+            server.close()
+
+
+def _info(settings: PipelineSettings, log_format: str) -> dict[str, str]:
+    """The worker's settings as the `sno_worker_info` labels (no secret: URLs lose their user part)."""
+    from urllib.parse import urlsplit
+
+    def bare(url: str | None) -> str:
+        if not url:
+            return ""
+        parts = urlsplit(url)
+        return parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")).geturl() \
+            if parts.hostname else url
+
+    return {"app_id": settings.app_id, "alertmanager": bare(settings.alertmanager),
+            "clickhouse": bare(settings.clickhouse) or "embedded", "log_format": log_format,
+            "kafka_security_protocol": settings.kafka_security.protocol,
+            "alerts": "true" if settings.alerts else "false"}
 
 
 def open_worker_store(settings: PipelineSettings) -> Any:
@@ -238,7 +285,7 @@ def _write_status(path: Path, app: Any, sink: ClickHouseSink, started: float, dr
         "assigned": sorted(f"{t}/{p}" for t, p in sink.assigned),
         "drained": drained,
         **_peak_memory(sink),
-        **asdict(sink.stats),
+        **{k: v for k, v in asdict(sink.stats).items() if k != "write_seconds"},
     }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(status))

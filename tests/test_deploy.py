@@ -341,13 +341,21 @@ def migration_tables() -> dict[str, set[str]]:
     return tables
 
 
-def _datasource() -> dict[str, Any]:
-    (path,) = sorted(DATASOURCES.glob("*.yaml"))
-    (datasource,) = yaml.safe_load(path.read_text())["datasources"]
+CLICKHOUSE_DATASOURCE = "grafana-clickhouse-datasource"
+PROMETHEUS_DATASOURCE = "prometheus"
+
+
+def _datasources() -> list[dict[str, Any]]:
+    paths = sorted(DATASOURCES.glob("*.yaml"))
+    return [d for path in paths for d in yaml.safe_load(path.read_text())["datasources"]]
+
+
+def _datasource(kind: str = CLICKHOUSE_DATASOURCE) -> dict[str, Any]:
+    (datasource,) = [d for d in _datasources() if d["type"] == kind]
     return datasource
 
 
-def _panels() -> list[tuple[str, dict[str, Any]]]:
+def _all_panels() -> list[tuple[str, dict[str, Any]]]:
     found = []
     for path in sorted(DASHBOARDS.glob("*.json")):
         dashboard = json.loads(path.read_text(encoding="utf-8"))
@@ -355,6 +363,11 @@ def _panels() -> list[tuple[str, dict[str, Any]]]:
             if panel["type"] != "row":
                 found.append((f"{path.name}: {panel['title']}", panel))
     return found
+
+
+def _panels(kind: str = CLICKHOUSE_DATASOURCE) -> list[tuple[str, dict[str, Any]]]:
+    """The panels of the dashboards that read the given data source type (SQL or PromQL)."""
+    return [(title, panel) for title, panel in _all_panels() if panel["datasource"]["type"] == kind]
 
 
 def _queries() -> list[tuple[str, str]]:
@@ -412,14 +425,21 @@ def test_the_name_check_would_catch_a_misspelt_column() -> None:
     assert columns - migration_tables()["sno_auth_minute"] == {"duraton_ms"}
 
 
-def test_every_panel_queries_the_provisioned_clickhouse_datasource() -> None:
-    datasource = _datasource()
-    assert datasource["type"] == "grafana-clickhouse-datasource"
-    for title, panel in _panels():
+def test_every_panel_queries_a_provisioned_datasource_in_its_language() -> None:
+    provisioned = {d["uid"]: d["type"] for d in _datasources()}
+    assert sorted(provisioned.values()) == [CLICKHOUSE_DATASOURCE, PROMETHEUS_DATASOURCE]
+    kinds = set()
+    for title, panel in _all_panels():
         assert panel["targets"], title
         for target in panel["targets"]:
-            assert target["datasource"] == {"type": datasource["type"], "uid": datasource["uid"]}, title
-            assert target["editorType"] == "sql" and target["rawSql"].strip(), title
+            assert provisioned.get(target["datasource"]["uid"]) == target["datasource"]["type"], title
+            assert target["datasource"] == panel["datasource"], title
+            kinds.add(target["datasource"]["type"])
+            if target["datasource"]["type"] == CLICKHOUSE_DATASOURCE:
+                assert target["editorType"] == "sql" and target["rawSql"].strip(), title
+            else:
+                assert target["expr"].strip(), title
+    assert kinds == {CLICKHOUSE_DATASOURCE, PROMETHEUS_DATASOURCE}
 
 
 #: The ClickHouse plugin's macros as it expands them, for a time range of April 2026 (Amsterdam time).
@@ -511,7 +531,9 @@ def test_the_dockerfile_pins_its_python_base_and_installs_the_project() -> None:
     (base,) = re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)
     assert PINNED_IMAGE.match(base), base
     assert base.startswith("python:3.11.") and "-slim" in base
-    assert re.search(r"^RUN pip install \.(\s|$)", text, re.MULTILINE)
+    # The locked versions with their hashes first, then the project without resolving anything.
+    assert re.search(r"^RUN pip install --require-hashes --no-deps -r requirements.lock$", text, re.MULTILINE)
+    assert re.search(r"^RUN pip install --no-deps --no-build-isolation \.(\s|$)", text, re.MULTILINE)
     # Every package that pyproject installs is copied into the build.
     includes = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
     for pattern in includes["include"]:
@@ -535,7 +557,7 @@ def test_the_store_reads_its_sql_from_the_folder_the_image_names(
 def test_the_build_context_keeps_what_pip_install_needs() -> None:
     ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().split()
     kept = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
-    assert {"pyproject.toml", "README.md", "sno", "schemas", "streams", "sql"} <= kept
+    assert {"pyproject.toml", "requirements.lock", "README.md", "sno", "schemas", "streams", "sql"} <= kept
 
 
 def _glob_match(path: str, pattern: str) -> bool:
@@ -617,3 +639,69 @@ def test_the_dashboard_counts_only_the_newest_judgement_of_each_kpi(tmp_path: Pa
         ((_, availability, norm),) = store.query(_query("Availability per month against its norm"))
     assert (breached, met, no_data) == (1, 1, 0)
     assert (availability, norm) == (99.7, 99.5)
+
+
+# --- Prometheus and the pipeline dashboard -------------------------------------------------------------
+
+PROMETHEUS_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
+PROMETHEUS_RULES = DEPLOY / "prometheus" / "rules.yml"
+
+
+def test_prometheus_scrapes_every_worker_replica_on_the_port_the_workers_serve() -> None:
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "sno-worker"]
+    (sd,) = job["dns_sd_configs"]
+    workers = _worker_services()
+    assert set(sd["names"]) == set(workers)  # compose's DNS name of a service resolves to every replica
+    for name, service in workers.items():
+        env = _env(service)
+        assert sd["port"] == int(env["SNO_METRICS_PORT"]), name
+        assert env["SNO_LOG_FORMAT"] == "json", name
+        assert env["SNO_ALERTMANAGER"] == "http://alertmanager:9093", name
+        check = " ".join(service["healthcheck"]["test"])
+        assert f"127.0.0.1:{env['SNO_METRICS_PORT']}/healthz" in check, name
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    mounts = " ".join(_services()["prometheus"]["volumes"])
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml" in mounts
+    assert "./prometheus/rules.yml:/etc/prometheus/rules.yml" in mounts
+
+
+def test_grafana_reads_the_prometheus_of_the_stack() -> None:
+    datasource = _datasource(PROMETHEUS_DATASOURCE)
+    assert datasource["url"] == "http://prometheus:9090"
+    assert "prometheus" in _services()["grafana"]["depends_on"]
+
+
+def _promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.skip("promtool is absent (Debian package prometheus: apt-get install -y prometheus)")
+    return path
+
+
+def test_promtool_accepts_the_prometheus_config_and_its_rules() -> None:
+    result = subprocess.run([_promtool(), "check", "config", str(PROMETHEUS_CONFIG)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 rules found" in result.stdout
+
+
+def test_the_pipeline_alert_rules_use_only_metrics_the_worker_exports() -> None:
+    from sno.runtime.metrics import PipelineMetrics
+
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "info": ("_info",)}
+    exported = {"up"}
+    for family in PipelineMetrics().registry.collect():
+        exported |= {family.name + suffix for suffix in suffixes.get(family.type, ("",))}
+    rules = yaml.safe_load(PROMETHEUS_RULES.read_text())["groups"][0]["rules"]
+    for rule in rules:
+        names = set(re.findall(r"\b(sno_[a-z_]+|up)\b", rule["expr"]))
+        assert names and names <= exported, (rule["alert"], names - exported)
+        assert rule["labels"]["severity"] in ("page", "ticket")
+
+
+def test_every_pipeline_panel_is_on_prometheus_and_the_kpi_panels_on_clickhouse() -> None:
+    for title, panel in _all_panels():
+        kind = panel["datasource"]["type"]
+        expected = PROMETHEUS_DATASOURCE if title.startswith("sno-pipeline.json") else CLICKHOUSE_DATASOURCE
+        assert kind == expected, title

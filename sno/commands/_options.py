@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -37,8 +38,17 @@ store_option = click.option(
 
 
 def fail(message: str, status: int = 1) -> NoReturn:
-    """One line on stderr and a non-zero exit: users get a sentence, never a traceback."""
-    click.echo(f"sno: {message}", err=True)
+    """One line on stderr and a non-zero exit: users get a sentence, never a traceback (with
+    SNO_LOG_FORMAT=json, that line is a JSON log record like every other line of the process)."""
+    if os.environ.get("SNO_LOG_FORMAT", "").strip().lower() == "json":
+        import logging
+
+        from sno.runtime.logs import configure
+
+        configure("json")
+        logging.getLogger("sno").error(message)
+    else:
+        click.echo(f"sno: {message}", err=True)
     sys.exit(status)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -35,9 +36,16 @@ from sno.runtime.broker import broker_or_local
     help="Write progress counters here as JSON every 0.2 s (for scripts and tests).",
 )
 @click.option("--alertmanager", envvar="SNO_ALERTMANAGER", default=None, metavar="URL",
-              help="Forward alerts to this Alertmanager (API v2) too [env SNO_ALERTMANAGER].")
+              help="Forward alerts to this Alertmanager (API v2) too [env SNO_ALERTMANAGER; the flag wins].")
 @click.option("--no-alerts", is_flag=True, help="Do not judge breach alerts (rollups only).")
-@click.option("--loglevel", default="warning", show_default=True)
+@click.option("--metrics-port", envvar="SNO_METRICS_PORT", type=click.IntRange(0, 65535), default=None,
+              metavar="PORT", help="Serve Prometheus /metrics, /healthz and /readyz on this port (0: any "
+              "free port) [env SNO_METRICS_PORT; default: not served].")
+@click.option("--metrics-host", envvar="SNO_METRICS_HOST", default="0.0.0.0", show_default=True,
+              help="Address the metrics port listens on [env SNO_METRICS_HOST].")
+@click.option("--log-format", envvar="SNO_LOG_FORMAT", type=click.Choice(["text", "json"]), default=None,
+              help="text, or json: one JSON object per line from every process [env SNO_LOG_FORMAT].")
+@click.option("--loglevel", envvar="SNO_LOG_LEVEL", default="warning", show_default=True)
 @one_line_errors
 def command(
     broker: str | None,
@@ -51,17 +59,25 @@ def command(
     status_file: Path | None,
     alertmanager: str | None,
     no_alerts: bool,
+    metrics_port: int | None,
+    metrics_host: str,
+    log_format: str | None,
     loglevel: str,
 ) -> None:
     """Run the pipeline: validate, de-duplicate and roll up every input topic into ClickHouse."""
+    from sno.runtime import logs
+    from sno.runtime.transport import KafkaSecurity, TransportError
     from streams.settings import PipelineSettings
     from streams.worker import run_worker
 
+    fmt = logs.configure(log_format, loglevel)
+    try:
+        security = KafkaSecurity.from_env()
+    except TransportError as exc:
+        fail(str(exc))
     with broker_or_local(broker) as bootstrap:
         if not broker:
-            click.echo(
-                f"sno: started a local broker on {bootstrap} (set SNO_BROKER to use another)", err=True
-            )
+            _say(fmt, f"started a local broker on {bootstrap} (set SNO_BROKER to use another)")
         settings = PipelineSettings(
             broker=bootstrap,
             clickhouse=clickhouse,
@@ -73,6 +89,10 @@ def command(
             loglevel=loglevel,
             alertmanager=alertmanager,
             alerts=not no_alerts,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            log_format=fmt,
+            kafka_security=security,
         )
         result = run_worker(settings, drain=drain, status_file=status_file, progress=sys.stderr.isatty())
     if result.code:
@@ -80,9 +100,16 @@ def command(
         fail(what + (f" ({result.error})" if result.error else ""), result.code)
     if drain:
         s = result.stats
-        click.echo(
-            f"drained: {s.processed} processed, {s.rejected} rejected, {s.duplicates} duplicates, "
-            f"{s.forwarded} forwarded to their owner partition, {s.skipped} already counted; "
-            f"first event after {result.first_event_seconds} s",
-            err=True,
-        )
+        _say(fmt, f"drained: {s.processed} processed, {s.rejected} rejected, {s.duplicates} duplicates, "
+             f"{s.forwarded} forwarded to their owner partition, {s.skipped} already counted; "
+             f"first event after {result.first_event_seconds} s", prefix="")
+
+
+def _say(fmt: str, message: str, prefix: str = "sno: ") -> None:
+    """A line for the operator: plain on a terminal, a JSON log line with `--log-format json`."""
+    if fmt == "json":
+        logger = logging.getLogger("sno.worker")
+        logger.setLevel(logging.INFO)  # said whatever --loglevel is, as the text line is
+        logger.info(message)
+    else:
+        click.echo(prefix + message, err=True)

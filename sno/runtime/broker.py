@@ -51,16 +51,30 @@ def answers(bootstrap: str, timeout: float = 1.0) -> bool:
 
     A TCP accept alone is not enough: the listener can accept before the broker is ready to serve.
     """
+    return probe(bootstrap, timeout) is None
+
+
+def probe(bootstrap: str, timeout: float = 1.0) -> str | None:
+    """None when the first bootstrap server answers ApiVersions, else why not (one line)."""
+    import ssl
+
+    from sno.runtime.transport import KafkaSecurity  # TLS when SNO_KAFKA_SECURITY_PROTOCOL says so
+
     host, _, port = bootstrap.split(",")[0].rpartition(":")
     try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout) as sock:
+        context = KafkaSecurity.from_env().ssl_context()
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout) as raw:
+            # ApiVersions is answered before SASL authentication, so no credentials are needed here.
+            sock = context.wrap_socket(raw, server_hostname=host or None) if context else raw
             sock.settimeout(timeout)
             sock.sendall(_api_versions_request(0x5E0))
             header = _recv_exact(sock, 8)
             _size, correlation = struct.unpack(">ii", header)
-            return correlation == 0x5E0
-    except (OSError, ValueError, struct.error):
-        return False
+            return None if correlation == 0x5E0 else "an unexpected answer"
+    except ssl.SSLError as exc:
+        return f"TLS failed: {exc.reason or exc}"
+    except (OSError, ValueError, struct.error) as exc:
+        return str(exc) or type(exc).__name__
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -77,12 +91,17 @@ def wait_until_answers(bootstrap: str, timeout: float = 15.0) -> None:
     """Poll until the broker answers; raise BrokerError naming the address when it does not."""
     deadline = time.monotonic() + timeout
     delay = 0.01
+    why = None
     while time.monotonic() < deadline:
-        if answers(bootstrap, timeout=0.5):
+        why = probe(bootstrap, timeout=0.5)
+        if why is None:
             return
+        if why.startswith("TLS"):  # a certificate does not get better by waiting
+            break
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
-    raise BrokerError(f"no Kafka broker answers at {bootstrap} (waited {timeout:.0f} s)")
+    detail = f": {why}" if why and why.startswith("TLS") else f" (waited {timeout:.0f} s)"
+    raise BrokerError(f"no Kafka broker answers at {bootstrap}{detail}")
 
 
 @dataclass

@@ -225,9 +225,12 @@ class Store:
             self.dsn = clickhouse or ""
         try:
             self.client = _connect(self.dsn)
+        except StoreError:
+            self.close()
+            raise
         except Exception as exc:
             self.close()
-            raise StoreError(f"cannot open ClickHouse at {self.dsn}: {_one_line(exc)}") from None
+            raise StoreError(f"cannot open ClickHouse at {_redacted(self.dsn)}: {_one_line(exc)}") from None
 
     def migrate(self) -> list[str]:
         """Apply the migrations this store has not had yet, record each, and return every migration the
@@ -398,7 +401,22 @@ def _connect(dsn: str) -> Any:
     # run, and tens of MB of resident memory, for a library the project never uses).
     options.pd = None  # type: ignore[attr-defined]
     options.pd_time_test = None  # type: ignore[attr-defined]
-    return clickhouse_connect.get_client(dsn=dsn)
+    if dsn.startswith("chdb://"):
+        return clickhouse_connect.get_client(dsn=dsn)
+    # TLS (CA file, client certificate) and the password file, from the environment
+    # (sno/runtime/transport.py); a bad or missing setting is one line naming the variable.
+    from sno.runtime.transport import TransportError, clickhouse_options
+
+    try:
+        tls = clickhouse_options(dsn)
+    except TransportError as exc:
+        raise StoreError(f"cannot open ClickHouse at {_redacted(dsn)}: {exc}") from None
+    return clickhouse_connect.get_client(dsn=dsn, **tls)
+
+
+def _redacted(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", dsn)
 
 
 def _one_line(exc: BaseException) -> str:

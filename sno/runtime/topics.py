@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 
+from sno.runtime.transport import aiokafka_options
+
 
 async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> list[str]:
     """Create the topics that do not exist yet; returns the ones created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **aiokafka_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -31,7 +33,7 @@ async def cluster_id(bootstrap: str) -> str:
     """The Kafka cluster id: the epoch of the pipeline's ledger (streams/README.md)."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000, **aiokafka_options())
     await admin.start()
     try:
         described = await admin.describe_cluster()

@@ -1,0 +1,420 @@
+"""The worker as on-call sees it: /metrics scraped by a real Prometheus, /healthz and /readyz, JSON logs
+from every process, and SNO_ALERTMANAGER, on one `sno worker --metrics-port` run against the real broker
+and the embedded store (interfaces.md: `sno worker [--metrics-port 9464]`).
+
+Needs Debian's `prometheus` (2.x) for the scrape tests and `prometheus-alertmanager` for the forwarding
+test (.ci/system-deps installs both); each skips with the reason when its program is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sno.runtime.broker import LocalBroker
+from tests.conftest import sno_env
+from tests.eventgen import events
+from tests.kafka_util import produce_lines, topic_and_key
+from tests.test_pipeline import reference
+
+ROOT = Path(__file__).resolve().parents[1]
+DASHBOARD = ROOT / "deploy" / "grafana" / "dashboards" / "sno-pipeline.json"
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+#: after the generated events (tests/eventgen.py: from 30 April 23:30 local, three hours), so the
+#: alert engine judges the minute in event-time order
+MINUTE = datetime(2026, 5, 2, 10, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_for(predicate: Any, timeout: float, what: str, step: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def values(scraped: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str) -> dict[Any, float]:
+    return {labels: value for (n, labels), value in scraped.items() if n == name}
+
+
+def _capacity_minute() -> list[bytes]:
+    """10,001 authentications in one minute (one over the DigiD limit of the norm file, R15), then a
+    quiet minute: `capacity_exceeded` fires and resolves."""
+    def auth(i: int, started: datetime) -> bytes:
+        return orjson.dumps({
+            "type": "authentication", "event_id": f"cap-{i}", "service": "digid",
+            "afnemer_id": "00000001000000000001",
+            "started_at": started.isoformat().replace("+00:00", "Z"),
+            "completed_at": (started + timedelta(milliseconds=800)).isoformat().replace("+00:00", "Z"),
+            "outcome": "success",
+        })
+    lines = [auth(i, MINUTE + timedelta(microseconds=i * 5000)) for i in range(10_001)]
+    return lines + [auth(20_000 + i, MINUTE + timedelta(minutes=1, seconds=i)) for i in range(5)]
+
+
+@dataclass
+class Running:
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    stderr: Path
+    stdout: Path
+    lines: list[bytes]
+    counted: int
+    duplicates: int
+    rejected: int
+    reasons: dict[str, int]
+    alertmanager: str | None
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        status, body = get(f"{self.url}/metrics")
+        assert status == 200
+        return samples(body.decode())
+
+    def log_lines(self) -> list[str]:
+        return [line for line in self.stderr.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _start_alertmanager(folder: Path) -> tuple[subprocess.Popen[bytes] | None, str | None]:
+    if not Path(ALERTMANAGER).exists():
+        return None, None
+    (folder / "am.yml").write_text('route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
+    port = free_port()
+    proc = subprocess.Popen([ALERTMANAGER, f"--config.file={folder / 'am.yml'}",
+                             f"--storage.path={folder / 'am-data'}", f"--web.listen-address=127.0.0.1:{port}",
+                             "--cluster.listen-address="],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: get(f"{url}/-/ready")[0] == 200, 20, "Alertmanager to be ready")
+    return proc, url
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One worker, started as an operator would (`sno worker --metrics-port`, SNO_LOG_FORMAT=json,
+    SNO_ALERTMANAGER), fed valid events with duplicates, bad records and a capacity breach."""
+    folder = tmp_path_factory.mktemp("metrics")
+    valid, invalid = events(1500, seed=11)
+    capacity = _capacity_minute()
+    lines = [*valid, *invalid, *capacity]
+    _, _, duplicates = reference([*valid, *capacity])
+    from schemas.validate import Rejected, validate
+
+    reasons: dict[str, int] = {}
+    for line in invalid:
+        result = validate(line)
+        assert isinstance(result, Rejected)
+        reasons[result.reason] = reasons.get(result.reason, 0) + 1
+    am_proc, am_url = _start_alertmanager(folder)
+    broker = LocalBroker().start()
+    port = free_port()
+    stderr, stdout = folder / "worker.err", folder / "worker.out"
+    proc = None
+    try:
+        env = sno_env(SNO_LOG_FORMAT="json", SNO_METRICS_HOST="127.0.0.1",
+                      **({"SNO_ALERTMANAGER": am_url} if am_url else {}))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sno.cli", "worker", "--broker", broker.bootstrap, "--store",
+             str(folder / "store"), "--metrics-port", str(port), "--loglevel", "info", "--batch-size", "500"],
+            stdout=stdout.open("wb"), stderr=stderr.open("wb"), env=env, cwd=folder,
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: get(f"{url}/healthz")[0] == 200, 60, "/healthz to answer 200")
+        produce_lines(broker.bootstrap, lines)
+        run = Running(url, port, proc, stderr, stdout, lines, len(valid) + len(capacity) - duplicates,
+                      duplicates, len(invalid), reasons, am_url)
+
+        def settled() -> bool:
+            scraped = run.metrics()
+            read = sum(values(scraped, "sno_records_total").values())
+            lag = sum(values(scraped, "sno_consumer_lag_records").values())
+            return read == len(lines) and lag == 0 and get(f"{url}/readyz")[0] == 200
+        wait_for(settled, 120, "every record to be read and written")
+        yield run
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        broker.stop()
+        if am_proc is not None:
+            am_proc.terminate()
+            am_proc.wait(10)
+
+
+# --- /metrics ----------------------------------------------------------------------------------------
+
+
+def test_the_outcomes_of_every_topic_add_up_to_the_records_read_from_it(running: Running) -> None:
+    scraped = running.metrics()
+    read: dict[str, int] = {}
+    for line in running.lines:
+        topic = topic_and_key(line)[0]
+        read[topic] = read.get(topic, 0) + 1
+    by_topic: dict[str, float] = {}
+    by_outcome: dict[str, float] = {}
+    for labels, value in values(scraped, "sno_records_total").items():
+        label = dict(labels)
+        assert label["outcome"] in ("counted", "duplicate", "rejected", "forwarded")
+        by_topic[label["topic"]] = by_topic.get(label["topic"], 0) + value
+        by_outcome[label["outcome"]] = by_outcome.get(label["outcome"], 0) + value
+    assert by_topic == read
+    assert by_outcome.get("counted") == running.counted
+    assert by_outcome.get("duplicate") == running.duplicates > 10
+    assert by_outcome.get("rejected") == running.rejected
+
+
+def test_dead_letters_are_counted_by_the_reason_of_the_contract(running: Running) -> None:
+    got = {dict(labels)["reason"]: value for labels, value in
+           values(running.metrics(), "sno_deadletters_total").items()}
+    assert got == running.reasons
+
+
+def test_lag_is_exported_per_assigned_partition_and_is_zero_once_everything_is_written(
+    running: Running,
+) -> None:
+    scraped = running.metrics()
+    lag = values(scraped, "sno_consumer_lag_records")
+    assigned = values(scraped, "sno_assigned_partitions")
+    assert len(lag) == next(iter(assigned.values())) >= 10
+    assert {dict(labels)["topic"] for labels in lag} >= {"sno.authentications", "sno.support"}
+    assert set(lag.values()) == {0.0}
+    assert values(scraped, "sno_fold_queue_batches") == {(): 0.0}
+
+
+def test_each_ledger_write_is_timed_and_the_last_write_is_recent(running: Running) -> None:
+    scraped = running.metrics()
+    (writes,) = values(scraped, "sno_write_duration_seconds_count").values()
+    (seconds,) = values(scraped, "sno_write_duration_seconds_sum").values()
+    assert writes >= 3 and seconds > 0
+    (last,) = values(scraped, "sno_ledger_last_write_timestamp_seconds").values()
+    assert 0 < time.time() - last < 600
+
+
+def test_alert_state_changes_are_counted_by_rule_and_state(running: Running) -> None:
+    alerts = {tuple(v for _, v in labels): value for labels, value in
+              values(running.metrics(), "sno_alerts_total").items()}
+    assert alerts[("capacity_exceeded", "firing")] == 1
+    assert alerts[("capacity_exceeded", "resolved")] == 1
+
+
+def test_the_worker_exports_its_own_and_its_child_processes_figures(running: Running) -> None:
+    scraped = running.metrics()
+    assert values(scraped, "process_resident_memory_bytes")[()] > 10_000_000
+    assert values(scraped, "process_cpu_seconds_total")[()] > 0
+    up = {dict(labels)["process"]: value for labels, value in values(scraped, "sno_child_process_up").items()}
+    assert up == {"fold": 1.0, "engine": 1.0}
+    memory = values(scraped, "sno_child_process_resident_memory_bytes")
+    assert all(value > 1_000_000 for value in memory.values()) and len(memory) == 2
+
+
+def test_healthz_and_readyz_answer_200_with_their_reason(running: Running) -> None:
+    status, body = get(f"{running.url}/healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    status, body = get(f"{running.url}/readyz")
+    assert status == 200
+    assert "partitions assigned" in json.loads(body)["reason"]
+    assert get(f"{running.url}/nothing")[0] == 404
+
+
+# --- SNO_ALERTMANAGER -------------------------------------------------------------------------------
+
+
+def test_the_worker_reads_sno_alertmanager_and_forwards_the_alerts_there(running: Running) -> None:
+    if running.alertmanager is None:
+        pytest.skip("prometheus-alertmanager is not installed (apt-get install -y prometheus-alertmanager)")
+    info = values(running.metrics(), "sno_worker_info")
+    (labels,) = info
+    assert dict(labels)["alertmanager"] == running.alertmanager
+    status, body = get(f"{running.alertmanager}/api/v2/alerts?active=true&silenced=true&inhibited=true")
+    assert status == 200
+    # Alerts still firing are listed (a resolved one has left the active list): each is one the worker
+    # counted as fired.
+    names = {a["labels"]["alertname"] for a in json.loads(body)}
+    fired = {dict(labels)["rule"] for labels in values(running.metrics(), "sno_alerts_total")}
+    assert names and names <= fired
+
+
+def test_the_alertmanager_flag_wins_over_the_environment(broker: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = sno_env(SNO_ALERTMANAGER="http://127.0.0.1:1", SNO_METRICS_HOST="127.0.0.1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sno.cli", "worker", "--broker", broker, "--store", str(tmp_path / "s"),
+         "--metrics-port", str(port), "--alertmanager", "http://127.0.0.1:2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    try:
+        info = wait_for(lambda: values(samples(get(f"http://127.0.0.1:{port}/metrics")[1].decode()),
+                                       "sno_worker_info"), 30, "sno_worker_info")
+        (labels,) = info
+        assert dict(labels)["alertmanager"] == "http://127.0.0.1:2"
+    finally:
+        proc.kill()
+        proc.wait(30)
+
+
+# --- JSON logs ------------------------------------------------------------------------------------------
+
+
+def test_every_line_of_every_process_is_one_json_object_faust_and_aiokafka_included(
+    running: Running,
+) -> None:
+    lines = running.log_lines()
+    assert len(lines) > 20
+    entries = []
+    for line in lines:
+        entry = json.loads(line)  # fails on any line that is not JSON
+        assert {"time", "level", "logger", "message", "process", "pid"} <= set(entry), line
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"])
+        entries.append(entry)
+    loggers = {e["logger"].split(".")[0] for e in entries}
+    assert {"faust", "aiokafka", "sno"} <= loggers
+    assert "fold" in {e["process"] for e in entries}, "the fold process logs through the same format"
+    assert running.stdout.read_bytes() == b""
+
+
+def test_readiness_is_logged_once_when_it_changes_not_on_every_check(running: Running) -> None:
+    entries = [json.loads(line) for line in running.log_lines()]
+    ready = [e for e in entries if e["logger"] == "sno.runtime.metrics" and e["message"].startswith("ready:")]
+    assert len(ready) == 1  # the timer checks five times a second
+
+
+# --- a real Prometheus ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prometheus(running: Running, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Debian's Prometheus on a loopback port, scraping the running worker every second."""
+    if not Path(PROMETHEUS).exists():
+        pytest.skip("prometheus is not installed (apt-get install -y prometheus; .ci/system-deps does)")
+    folder = tmp_path_factory.mktemp("prometheus")
+    (folder / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
+        f"  - job_name: sno-worker\n    static_configs:\n      - targets: ['127.0.0.1:{running.port}']\n"
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=(folder / "prometheus.log").open("wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: get(f"{url}/-/ready")[0] == 200, 60, "Prometheus to be ready")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def promql(url: str, query: str) -> list[dict[str, Any]]:
+    status, body = get(f"{url}/api/v1/query?{urllib.parse.urlencode({'query': query})}")
+    answer = json.loads(body)
+    assert status == 200 and answer["status"] == "success", (query, answer)
+    return answer["data"]["result"]  # type: ignore[no-any-return]
+
+
+def test_prometheus_scrapes_the_worker_and_holds_its_series(running: Running, prometheus: str) -> None:
+    def scraped() -> list[dict[str, Any]]:
+        return promql(prometheus, 'sum(sno_records_total{job="sno-worker"})')
+    (total,) = wait_for(scraped, 60, "Prometheus to hold sno_records_total")
+    assert float(total["value"][1]) == len(running.lines)
+    (up,) = promql(prometheus, 'up{job="sno-worker"}')
+    assert up["value"][1] == "1"
+    counted = promql(prometheus, 'sum by (outcome) (sno_records_total)')
+    assert {r["metric"]["outcome"]: float(r["value"][1]) for r in counted}["counted"] == running.counted
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return [(panel["title"], target["expr"]) for panel in dashboard["panels"] if panel["type"] != "row"
+            for target in panel["targets"]]
+
+
+def expand(expr: str) -> str:
+    """Grafana's interval variables as it would expand them for a short range."""
+    text = expr.replace("$__rate_interval", "30s").replace("$__range", "5m")
+    assert "$" not in text, text
+    return text
+
+
+def test_every_query_of_the_pipeline_dashboard_returns_series_from_the_scraped_worker(
+    running: Running, prometheus: str
+) -> None:
+    """The dashboard's PromQL, run by Prometheus itself against what it scraped: a misspelt metric or
+    label, or a query that parses but matches nothing, fails here."""
+    wait_for(lambda: len(promql(prometheus, 'count_over_time(up{job="sno-worker"}[30s])')) and float(
+        promql(prometheus, 'count_over_time(up{job="sno-worker"}[30s])')[0]["value"][1]) >= 3,
+             60, "three scrapes")
+    queries = dashboard_queries()
+    assert len(queries) >= 10
+    for title, expr in queries:
+        result = promql(prometheus, expand(expr))
+        assert result, f"{title}: {expr} matched no series"
+
+
+def test_the_dashboard_names_only_metrics_and_labels_the_worker_exports(running: Running) -> None:
+    scraped = running.metrics()
+    exported = {name for name, _ in scraped} | {"up"}
+    labels = {k for _, ls in scraped for k, _ in ls} | {"job", "instance", "le"}
+    for title, expr in dashboard_queries():
+        text = re.sub(r'"[^"]*"', '""', expr)
+        names = set(re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", re.sub(r"\{[^}]*\}|\[[^]]*\]", " ", text)))
+        keywords = {"by", "sum", "rate", "increase", "without", "and", "or", "time", "count", "le"}
+        for name in names - keywords - labels:
+            assert name in exported, f"{title}: {name} is not a metric the worker exports"
+        for group in re.findall(r"\bby \(([^)]*)\)", text):
+            for label in (g.strip() for g in group.split(",")):
+                assert label in labels, f"{title}: label {label} is on no exported series"
+
