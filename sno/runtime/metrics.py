@@ -290,14 +290,33 @@ class MeteredProcessor:
     def __init__(self, inner: Any, metrics: PipelineMetrics) -> None:
         self.inner = inner
         self.metrics = metrics
+        #: the records of a batch that asked the store (SeenLookup) and is finished by `resume`
+        self._waiting: Sequence[Any] | None = None
 
-    def fold(self, records: Sequence[Any]) -> Any:
-        folded = self.inner.fold(records)
+    def fold(self, records: Sequence[Any], seq: int = 0, confirmed: int = -1) -> Any:
+        from streams.sink import SeenLookup
+
+        folded = self.inner.fold(records, seq, confirmed)
+        if isinstance(folded, SeenLookup):
+            self._waiting = records
+            return folded
+        self._observe(records, folded)
+        return folded
+
+    def resume(self, rows: Any) -> Any:
+        folded = self.inner.resume(rows)
+        records, self._waiting = self._waiting or [], None
+        self._observe(records, folded)
+        return folded
+
+    def _observe(self, records: Sequence[Any], folded: Any) -> None:
         try:
             self.metrics.observe_fold(records, folded)
         except Exception:  # a metric must never stop a batch
             log.exception("counting a folded batch for the metrics failed")
-        return folded
+
+    def set_owners(self, counts: dict[str, int]) -> None:
+        self.inner.set_owners(counts)
 
     def load_seen(self, tp: Any, rows: Any) -> None:
         self.inner.load_seen(tp, rows)
