@@ -1056,8 +1056,11 @@ class _Generator:
         function: str | None = None,
         title: str | None = None,
         environment: str | None = None,
+        ddos: bool = False,
+        analysis: str | None = None,
     ) -> None:
-        """Snapshots of one outage: reported while ongoing (cause often unknown), then closed."""
+        """Snapshots of one outage: reported while ongoing (cause often unknown), then closed; the owner's
+        ``analysis`` (R24) comes with the closing snapshot, ``ddos`` is known from the start."""
         rng = self.rng
         self.outage_seq += 1
         outage_id = f"{_CODE[service]}-{self.month_code}-S{self.outage_seq:03d}"
@@ -1069,6 +1072,8 @@ class _Generator:
             base["function"] = function
         if title:
             base["title"] = title
+        if ddos:
+            base["ddos"] = True
         reported = started + rng.randint(2, 8) * _MINUTE
         if ended is None or reported < ended:
             first = dict(base, updated_at=self.fmt.local(reported), ended_at=None)
@@ -1078,6 +1083,8 @@ class _Generator:
         if ended is not None:
             closed = ended + rng.randint(1, 20) * _MINUTE
             last = dict(base, updated_at=self.fmt.local(closed), ended_at=self.fmt.local(ended))
+            if analysis:
+                last["analysis"] = analysis
             if cause is not None:
                 last["cause"] = cause
             self.snapshot(closed, last)
@@ -1098,6 +1105,8 @@ class _Generator:
                 "logius",
                 function="authenticatie",
                 title="Inloggen met de DigiD app mislukt",
+                analysis="Een verlopen certificaat tussen app en koppelvlak; het is vervangen en de "
+                "bewaking van vervaldata is aangescherpt.",
             )
             self.outage(
                 service, *span(20, 90), rng.choice(("internet", "afnemer")), title="Storing bij een afnemer"
@@ -1116,7 +1125,7 @@ class _Generator:
                 title="Pre-productie onbeschikbaar",
             )
         elif service == "digid-machtigen":
-            self.outage(service, *span(15, 45), "logius", title="Machtigen traag en onbereikbaar")
+            self.outage(service, *span(15, 45), "logius", title="Machtigen traag en onbereikbaar", ddos=True)
             self.outage(service, *span(20, 60), "dependency", title="Storing DigiD")
         else:
             self.outage(
