@@ -1,4 +1,4 @@
-"""The event contract (docs/events.md, version 1) as pydantic models.
+"""The event contract (docs/events.md, version 1.1) as pydantic models.
 
 These models are the executable form of the contract that producers in other teams code against, so
 they are deliberately strict about types (an integer is a JSON integer, a boolean a JSON boolean, an
@@ -60,8 +60,9 @@ __all__ = [
     "topic_of",
 ]
 
-#: Version of docs/events.md that these models implement; published in every JSON Schema file.
-CONTRACT_VERSION: Final = 1
+#: Version of docs/events.md that these models implement; published in every JSON Schema file. 1.1 adds the
+#: outage fields `ddos` and `analysis`, both optional, so every version 1 event is a valid 1.1 event.
+CONTRACT_VERSION: Final = "1.1"
 
 #: Topic of each event type (docs/events.md, "Types and topics").
 TOPICS: Final[dict[str, str]] = {
@@ -341,6 +342,16 @@ class OutageEvent(EventBase):
         default=None, description="Which function of the service was down; `website` is www.digid.nl (R7)."
     )
     title: str | None = Field(default=None, description="Free text, left out of public reports (R23).")
+    ddos: bool = Field(
+        default=False,
+        description="The disruption was a DDoS attack: it counts as its cause says, and the report writes "
+        "no disruption analysis for it (R24). Contract 1.1; absent in version 1 events.",
+    )
+    analysis: str | None = Field(
+        default=None,
+        description="The service owner's disruption analysis (free text, R24), left out of public reports "
+        "(R23). Contract 1.1.",
+    )
 
     @model_validator(mode="after")
     def _ended_after_start(self) -> OutageEvent:

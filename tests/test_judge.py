@@ -137,6 +137,8 @@ def test_the_report_json_has_the_shape_of_the_interface_and_at_most_four_decimal
         "kpis",
         "norms_not_measured",
         "notes",
+        "due_date",
+        "disruptions",
     ]
     assert (data["service"], data["month"], data["sno_version"]) == ("digid", "2026-04", "3.0")
     availability = data["kpis"]["availability"]

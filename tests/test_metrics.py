@@ -1,6 +1,6 @@
 """The worker as on-call sees it: /metrics scraped by a real Prometheus, /healthz and /readyz, JSON logs
 from every process, and SNO_ALERTMANAGER, on one `sno worker --metrics-port` run against the real broker
-and the embedded store (interfaces.md: `sno worker [--metrics-port 9464]`).
+and the embedded store (docs/interfaces.md: `sno worker [--metrics-port 9464]`).
 
 Needs Debian's `prometheus` (2.x) for the scrape tests and `prometheus-alertmanager` for the forwarding
 test (.ci/system-deps installs both); each skips with the reason when its program is absent.

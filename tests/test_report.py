@@ -22,7 +22,10 @@ from schemas.validate import Accepted, validate
 from sno.core.calendar import Month
 from sno.core.catalogue import load_catalogue
 from sno.core.judge import judge_month, reference_report
+from sno.core.reporting import NO_EVENTS_NOTE
+from sno.report.i18n import Messages, messages
 from sno.report.load import check_arguments, load_month, load_year, read_month_compact
+from sno.report.pdf import chromium_path, render_pdf
 from sno.report.render import render_month, render_year
 from sno.rollups import read_month_inputs, read_snapshots
 from sno.runtime.broker import LocalBroker
@@ -102,6 +105,13 @@ def test_the_public_markdown_equals_its_committed_file(store: Path, service: str
     """R23: the public version, reviewed once, stays as it was."""
     loaded = _month_report(store, service, days=False)
     _check_golden(f"{service}-{MONTH}.public.md", render_month(loaded, "markdown", public=True))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_english_markdown_equals_its_committed_file(store: Path, service: str) -> None:
+    """Issue 15: `--lang en` is the same report with every word, number and date in English."""
+    loaded = _month_report(store, service, days=False)
+    _check_golden(f"{service}-{MONTH}.en.md", render_month(loaded, "markdown", lang="en"))
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -246,31 +256,60 @@ def test_the_public_report_contains_no_title_of_any_incident_or_outage(store: Pa
     }
 
 
-def test_the_html_report_is_self_contained_with_its_sections_and_charts(store: Path) -> None:
-    """R23: one file, no network at view time, every section, and the charts people look at."""
-    html = render_month(_month_report(store, "digid"), "html")
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_html_report_is_self_contained_with_its_sections_and_charts(store: Path, lang: str) -> None:
+    """R23, R24: one file, no network at view time, every section, and the charts people look at, labelled
+    in the language chosen."""
+    m = messages(lang)
+    html = render_month(_month_report(store, "digid"), "html", lang=lang)
     for section in (
         "summary",
         "kpis",
         "section-availability",
+        "disruptions",
         "section-incidents",
         "section-performance",
         "section-support",
         "not-measured",
     ):
         assert f'id="{section}"' in html
-    for label in (
-        "Availability per day with outage and maintenance bands",
-        "Daily volume and busiest minute against the capacity",
-        "Processing-time share per day against the norm",
-        "Incident clocks against their targets",
-    ):
-        assert f'aria-label="{label}"' in html
-    assert "norm 99.5 %" in html  # the processing and availability norms drawn from the report
+    for key in ("chart_availability", "chart_volume", "chart_processing", "chart_incidents"):
+        assert f'aria-label="{m.t(key)}"' in html
+    assert m.t("legend_norm", value=m.show(99.5, "%")) in html  # the norms drawn from the report
+    assert f'<html lang="{lang}">' in html
     assert "<script" not in html and "<link" not in html
     assert re.findall(r"https?://[^\"' ]+", html) == ["http://www.w3.org/2000/svg"] * html.count("<svg")
-    mo = render_month(_month_report(store, "mijnoverheid"), "html")
-    assert 'aria-label="Messages offered per day"' in mo
+    mo = render_month(_month_report(store, "mijnoverheid"), "html", lang=lang)
+    assert f'aria-label="{m.t("chart_messages")}"' in mo
+
+
+def test_the_dutch_report_from_the_pipeline_leaves_no_english_sentence_untranslated(store: Path) -> None:
+    """Issue 15: every explanation of the golden month reads in Dutch (the catalogue's [sentence])."""
+    import sno.report.render as render
+
+    nl = Messages.load("nl")
+    original = render.messages
+    render.messages = lambda lang: nl if lang == "nl" else original(lang)  # type: ignore[assignment]
+    try:
+        for service in SERVICES:
+            for fmt in ("markdown", "html"):
+                render_month(_month_report(store, service), fmt)  # type: ignore[arg-type]
+    finally:
+        render.messages = original  # type: ignore[assignment]
+    assert nl.untranslated == set()
+
+
+def test_the_disruption_analysis_comes_through_the_pipeline_with_the_owners_text(store: Path) -> None:
+    """R24 from the store: OUT-D-1 (1.5 h, P1 INC-D-1 linked) with its analysis; MijnOverheid's only
+    outage was a DDoS attack, so it has no analysis although its 2 hours count in availability (R8)."""
+    digid = _month_report(store, "digid", days=False).report
+    first = digid.disruptions[0]
+    assert (first["outage_ids"], first["counted_hours"]) == (["OUT-D-1"], 1.5)
+    assert [i["id"] for i in first["incidents"]] == ["INC-D-1"]
+    assert "certificaat" in (first["analysis"] or "")
+    mo = _month_report(store, "mijnoverheid", days=False).report
+    assert mo.disruptions == [] and mo.kpis["availability"].model_extra["unavailable_hours"] == 2.0  # type: ignore[index]
+    assert digid.due_date == "2026-05-29"
 
 
 @pytest.mark.skipif(
@@ -306,6 +345,92 @@ def test_the_html_report_renders_in_headless_chromium(store: Path, tmp_path: Pat
         shutil.copy(png, keep)
 
 
+def _pdf_text(pdf: bytes, tmp_path: Path, name: str) -> tuple[str, str]:
+    """The PDF's text as `pdftotext -layout` reads it back, and `pdfinfo`'s report."""
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, timeout=60
+    )
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, check=True, timeout=60)
+    return text.stdout.decode(), info.stdout.decode()
+
+
+NEEDS_POPPLER = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) is not installed"
+)
+
+
+@NEEDS_POPPLER
+@pytest.mark.parametrize("engine", ["weasyprint", "chromium"])
+def test_the_pdf_is_a4_with_its_header_page_numbers_sections_and_public_variant(
+    store: Path, tmp_path: Path, engine: str
+) -> None:
+    """Issue 15: the PDF read back has on every page the header (service, month, SNO version, due date)
+    and "pagina N van M", A4 pages, the analysis (R24) and the figures in Dutch; the public variant has
+    none of the titles or analysis texts (R23)."""
+    if engine == "chromium" and chromium_path() is None:
+        pytest.skip("Chromium is not installed")
+    loaded = _month_report(store, "digid")
+    text, info = _pdf_text(render_pdf(loaded, engine=engine), tmp_path, engine)
+    pages = int(re.search(r"Pages:\s+(\d+)", info)[1])  # type: ignore[index]
+    assert pages >= 2
+    assert re.search(r"Page size:.*\(A4\)", info), info
+    flat = re.sub(r"\s+", " ", text)
+    for n in range(1, pages + 1):
+        assert f"pagina {n} van {pages}" in flat
+    assert flat.count("SNO-versie 3.0 · Uiterste opleverdatum 29 mei 2026") >= pages
+    for words in (
+        "Klantrapportage DigiD — april 2026",
+        "Verstoringsanalyse",
+        "99,7905 %",
+        "Oplostijd prioriteit 2",
+        "niet voldaan",
+        "Het servercertificaat van de inlogvoorziening",
+    ):
+        assert words in flat, words
+    assert any(t in flat for t in _titles())
+    public, _ = _pdf_text(render_pdf(loaded, public=True, engine=engine), tmp_path, f"{engine}-public")
+    public_flat = re.sub(r"\s+", " ", public)
+    assert "openbare versie" in public_flat and "Verstoring 1" in public_flat
+    assert [t for t in _titles() if t in public_flat] == []
+    assert "servercertificaat" not in public_flat
+    english, _ = _pdf_text(render_pdf(loaded, lang="en", engine=engine), tmp_path, f"{engine}-en")
+    assert "page 1 of" in re.sub(r"\s+", " ", english) and "99.7905 %" in english
+
+
+@NEEDS_POPPLER
+def test_sno_report_writes_a_pdf_that_pdftoppm_renders(store: Path, tmp_path: Path) -> None:
+    """The command writes the PDF (bytes, to -o) and a page renders to an image people can look at."""
+    out = tmp_path / "digid.pdf"
+    done = _sno(
+        "report",
+        "--service",
+        "digid",
+        "--month",
+        MONTH,
+        "--store",
+        str(store),
+        "--format",
+        "pdf",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert out.read_bytes().startswith(b"%PDF-")
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(out), str(tmp_path / "page")],
+        check=True,
+        timeout=60,
+    )
+    (png,) = tmp_path.glob("page*.png")
+    assert png.stat().st_size > 10_000
+    keep = os.environ.get("SNO_REPORT_PDF_PNG")
+    if keep:
+        shutil.copy(png, keep)
+
+
 def test_sno_report_writes_the_month_to_a_file(store: Path, tmp_path: Path) -> None:
     """The command writes what the library renders (R23)."""
     out = tmp_path / "digid.json"
@@ -316,14 +441,69 @@ def test_sno_report_writes_the_month_to_a_file(store: Path, tmp_path: Path) -> N
     assert out.read_text() == (GOLDEN / f"digid-{MONTH}.json").read_text()
 
 
-def test_a_month_without_data_is_a_valid_report(store: Path, tmp_path: Path) -> None:
-    """A month with nothing stored is reported with status no_data, not refused (R5, docs/interfaces.md)."""
+def test_a_month_without_a_single_event_is_no_data_with_a_note_not_100_percent_met(
+    store: Path, tmp_path: Path
+) -> None:
+    """Issue 17: a month of which the store holds nothing is reported, every KPI no_data with a note,
+    instead of "availability 100 % met"; the norms and the due date stay (R23)."""
     done = _sno("report", "--service", "digid", "--month", "2026-07", "--store", str(store), cwd=tmp_path)
     assert done.returncode == 0, done.stderr.decode()
     data = orjson.loads(done.stdout)
-    assert data["sno_version"] == "3.0"
-    assert data["kpis"]["processing_time"]["status"] == "no_data"
-    assert data["kpis"]["availability"]["status"] == "met"  # no outage: 100 % of the month
+    assert data["sno_version"] == "3.0" and data["due_date"] == "2026-08-31"
+    assert {k["status"] for k in data["kpis"].values()} == {"no_data"}
+    assert data["kpis"]["availability"]["norm"] == 99.5
+    assert NO_EVENTS_NOTE in data["notes"]
+
+
+def test_a_month_before_the_first_sno_version_is_a_report_with_the_r5_note(
+    store: Path, tmp_path: Path
+) -> None:
+    """R5, docs/interfaces.md: Machtigen January 2026 is a report, every KPI no_data, with its note."""
+    done = _sno(
+        "report",
+        "--service",
+        "digid-machtigen",
+        "--month",
+        "2026-01",
+        "--store",
+        str(store),
+        "--format",
+        "markdown",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    text = done.stdout.decode()
+    assert "geen SNO-versie van digid-machtigen in werking" in text and "**niet voldaan**" not in text
+    assert "0 voldaan, 0 niet voldaan" in text
+
+
+@pytest.mark.parametrize("command", ["report", "alerts"])
+def test_a_read_command_on_a_missing_store_fails_in_one_line_and_creates_nothing(
+    tmp_path: Path, command: str
+) -> None:
+    """Issue 17: `--store <typo>` is an error naming the folder, not a new empty store reporting 100 %."""
+    typo = tmp_path / "sno-dta"
+    args = ["--service", "digid", "--month", MONTH] if command == "report" else []
+    done = _sno(command, *args, "--store", str(typo), cwd=tmp_path)
+    err = done.stderr.decode()
+    assert done.returncode == 1 and err.count("\n") == 1 and str(typo) in err, err
+    assert not typo.exists()
+    (tmp_path / "empty").mkdir()
+    done = _sno(command, *args, "--store", str(tmp_path / "empty"), cwd=tmp_path)
+    assert done.returncode == 1 and "not a sno store" in done.stderr.decode()
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_sno_report_due_lists_each_service_with_the_month_due_next(tmp_path: Path) -> None:
+    """R23: `sno report --due` needs no store; on 12 May 2026 every service's April report is due 29 May."""
+    done = _sno("report", "--due", "--today", "2026-05-12", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    rows = orjson.loads(done.stdout)
+    assert [(r["service"], r["month"], r["due_date"]) for r in rows] == [
+        (s, "2026-04", "2026-05-29") for s in SERVICES
+    ]
+    table = _sno("report", "--due", "--today", "2026-05-12", cwd=tmp_path).stdout.decode()
+    assert "29 mei 2026" in table and "DigiD Machtigen" in table and "april 2026" in table
 
 
 @pytest.mark.parametrize(
@@ -332,15 +512,17 @@ def test_a_month_without_data_is_a_valid_report(store: Path, tmp_path: Path) -> 
         ("--service", "digit", "--month", MONTH),
         ("--service", "digid", "--month", "2026-13"),
         ("--service", "digid", "--month", "April"),
-        ("--service", "digid-machtigen", "--month", "2026-01"),
-        ("--service", "digid", "--month", MONTH, "--format", "pdf"),
+        ("--service", "digid", "--month", MONTH, "--format", "docx"),
+        ("--service", "digid", "--month", MONTH, "--lang", "fr"),
+        ("--service", "digid", "--year", "2026", "--format", "pdf"),
+        ("--due", "--month", MONTH),
         ("--service", "digid", "--month", MONTH, "--environment", "test"),
         ("--service", "digid", "--month", MONTH, "--year", "2026"),
         ("--month", MONTH),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
-    """Unknown service, malformed month, a month before any SNO version (R5), … : one line, status 2."""
+    """Unknown service, format or language, malformed month, … : one line, status 2."""
     done = _sno("report", *args, "--store", str(tmp_path / "s"), cwd=tmp_path)
     assert done.returncode == 2
     err = done.stderr.decode()
@@ -382,8 +564,9 @@ def test_the_year_overview_agrees_with_the_month_report_from_the_table_and_judge
     if service == "digid-machtigen":
         assert judged.sno_versions["2026-01"] is None  # before Machtigen 2.1 (R5)
         assert any("No SNO version" in n for n in judged.notes["2026-01"])
+    assert {judged.kpis[k]["2026-07"].status for k in judged.kpis} == {"no_data"}  # no event in July
     text = render_year(judged, "markdown")
-    assert text.count("\n| `") == len(judged.kpis)
+    assert len(re.findall(r"^\| [^|]+ \| `[a-z0-9_]+` \|", text, re.MULTILINE)) == len(judged.kpis)
     for fmt in ("json", "csv", "html"):
         assert render_year(judged, fmt)  # type: ignore[arg-type]
 

@@ -185,8 +185,10 @@ def command(
         except Exception as exc:
             fail(f"cannot follow {ALERTS_TOPIC} on {broker}: {exc}")
         return
+    from sno.commands.report import require_store
     from sno.runtime.store import open_store
 
+    require_store(store, clickhouse)  # a read command never creates a store (issue 17)
     with open_store(clickhouse, store, holder="sno alerts") as st:
         rows = read_alerts(st, since_at, limit)
     _print(rows, fmt)

@@ -11,13 +11,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sno.core.buckets import MonthInputs
-from sno.core.calendar import Month
+from sno.core.calendar import Month, WorkCalendar
 from sno.core.catalogue import Catalogue
 from sno.core.dedup import Deduplicator, event_time
 from sno.core.intervals import instant_key
 from sno.core.kpi import Kpi, NotMeasured, Report, no_data
+from sno.core.reporting import due_date
 from sno.core.rules.availability import availability_kpis
 from sno.core.rules.common import Context
+from sno.core.rules.disruptions import disruptions
 from sno.core.rules.incidents import incident_kpis
 from sno.core.rules.mijnoverheid import MijnOverheidMeasures, mijnoverheid_kpis
 from sno.core.rules.performance import capacity_forecast_kpi, performance_kpis
@@ -101,6 +103,7 @@ def judge_month(
             sno_version=None,
             kpis={kpi_id: no_data() for kpi_id in KPI_IDS[service]},
             notes=list(selection.notes),
+            due_date=due_date(month, WorkCalendar()).isoformat(),
         )
     ctx = Context(service, environment, month, selection.norms, inputs, snapshots, year_inputs)
     kpis: dict[str, Kpi] = {}
@@ -122,6 +125,8 @@ def judge_month(
         kpis=kpis,
         norms_not_measured=[NotMeasured(norm=n.norm, stated=n.stated) for n in selection.norms.not_measured],
         notes=list(selection.notes),
+        due_date=due_date(month, selection.norms.calendar).isoformat(),
+        disruptions=disruptions(ctx),
     )
 
 

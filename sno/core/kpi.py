@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Status = Literal["met", "breached", "no_data", "info"]
 DECIMALS = 4
@@ -75,6 +75,15 @@ class Report(BaseModel):
     kpis: dict[str, Kpi]
     norms_not_measured: list[NotMeasured] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    #: The last workday (R3) of the next month, ``YYYY-MM-DD``: the day the report is due (R23).
+    due_date: str | None = None
+    #: The Verstoringsanalyse (R24), one object per disruption in start order (sno/core/rules/disruptions).
+    disruptions: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("disruptions", mode="before")
+    @classmethod
+    def _round_disruptions(cls, value: Any) -> Any:
+        return rounded(value) if isinstance(value, list) else value
 
 
 def judged(value: float | None, norm: float | None, op: Literal["ge", "le", "gt", "lt"], **extra: Any) -> Kpi:

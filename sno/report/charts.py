@@ -10,7 +10,7 @@ from datetime import date, datetime
 from html import escape
 from typing import Any
 
-from sno.core.calendar import TZ
+from sno.report.i18n import Messages
 from sno.report.load import Band, DayFigures
 
 __all__ = ["availability_chart", "incident_chart", "messages_chart", "share_chart", "volume_chart"]
@@ -33,13 +33,15 @@ COLORS = {
 FONT = 'font-family="Segoe UI, Helvetica, Arial, sans-serif"'
 
 
-def _fmt(value: float) -> str:
-    """Axis labels: thousands with a thin separator, decimals only where the scale needs them."""
+def _fmt(value: float, m: Messages | None = None) -> str:
+    """Axis labels: thousands with a thin separator, decimals (in the language's sign) only where the
+    scale needs them."""
     if abs(value) >= 1000:
         return f"{value:,.0f}".replace(",", "\u202f")
     if float(value).is_integer():
         return f"{value:.0f}"
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", m.decimal) if m is not None else text
 
 
 def _nice_step(span: float, ticks: int = 4) -> float:
@@ -64,7 +66,8 @@ def _svg(height: int, body: list[str], label: str) -> str:
 class _Frame:
     """A plot area with a linear y axis and one slot per day on the x axis."""
 
-    def __init__(self, top: int, height: int, lo: float, hi: float, n: int) -> None:
+    def __init__(self, m: Messages, top: int, height: int, lo: float, hi: float, n: int) -> None:
+        self.m = m
         self.top, self.height, self.lo, self.hi, self.n = top, height, lo, hi, max(n, 1)
         self.plot_w = WIDTH - LEFT - RIGHT
 
@@ -88,7 +91,7 @@ class _Frame:
             )
             out.append(
                 f'<text x="{LEFT - 6}" y="{y + 3.5:.1f}" text-anchor="end" fill="{COLORS["axis"]}">'
-                f"{escape(_fmt(v))}{escape(unit)}</text>"
+                f"{escape(_fmt(v, self.m))}{escape(unit)}</text>"
             )
             v += step
         return out
@@ -109,8 +112,12 @@ class _Frame:
         return [
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{COLORS["norm"]}" '
             f'stroke-width="1.5" stroke-dasharray="6 4"/>',
+            # A white halo under the label, drawn as its own text: renderers without `paint-order`
+            # (WeasyPrint) would otherwise paint the halo over the letters.
+            f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" text-anchor="end" fill="#fff" '
+            f'font-weight="600" stroke="#fff" stroke-width="3">{escape(label)}</text>',
             f'<text x="{WIDTH - RIGHT - 4}" y="{y - 4:.1f}" text-anchor="end" fill="{COLORS["norm"]}" '
-            f'font-weight="600" stroke="#fff" stroke-width="3" paint-order="stroke">{escape(label)}</text>',
+            f'font-weight="600">{escape(label)}</text>',
         ]
 
 
@@ -124,6 +131,7 @@ def _legend(x: float, y: float, entries: Sequence[tuple[str, str]]) -> list[str]
 
 
 def availability_chart(
+    m: Messages,
     days: Sequence[DayFigures],
     bands: Sequence[Band],
     norm: float | None,
@@ -136,7 +144,7 @@ def availability_chart(
     known = [v for v in values if v is not None]
     low = min([*known, *([norm] if norm is not None else []), 100.0])
     lo = max(0.0, 100.0 - max(1.0, (100.0 - low) * 1.25))
-    frame = _Frame(TOP, 150, lo, 100.0, len(days))
+    frame = _Frame(m, TOP, 150, lo, 100.0, len(days))
     body = frame.grid("%")
     for i, (d, v) in enumerate(zip(days, values, strict=True)):
         x, w = frame.slot(i)
@@ -144,8 +152,8 @@ def availability_chart(
             body.append(
                 f'<rect x="{x + w * 0.15:.1f}" y="{frame.top + frame.height - 3}" '
                 f'width="{w * 0.7:.1f}" height="3" '
-                f'fill="{COLORS["excluded"]}"><title>{d.day.isoformat()}: no availability '
-                "window</title></rect>"
+                f'fill="{COLORS["excluded"]}"><title>{escape(m.date(d.day))}: {escape(m.t("no_window"))}'
+                "</title></rect>"
             )
             continue
         color = COLORS["breach"] if norm is not None and round(v, 4) < norm else COLORS["bar"]
@@ -153,11 +161,12 @@ def availability_chart(
         body.append(
             f'<rect x="{x + w * 0.15:.1f}" y="{y:.1f}" width="{w * 0.7:.1f}" '
             f'height="{frame.top + frame.height - y:.1f}" fill="{color}" rx="1.5">'
-            f"<title>{d.day.isoformat()}: {v:.4f} % (unavailable {d.unavailable_hours:.2f} h, "
-            f"maintenance {d.maintenance_hours:.2f} h)</title></rect>"
+            f"<title>{escape(m.date(d.day))}: {m.number(v)} % ({escape(m.t('legend_unavailable'))} "
+            f"{m.number(d.unavailable_hours, 2)} {m.t('hours_unit')}, {escape(m.t('legend_maintenance'))} "
+            f"{m.number(d.maintenance_hours, 2)} {m.t('hours_unit')})</title></rect>"
         )
     if norm is not None:
-        body += frame.hline(norm, f"norm {_fmt(norm)} %")
+        body += frame.hline(norm, m.t("legend_norm", value=f"{m.number(norm)} %"))
     body += frame.day_labels([d.day for d in days], frame.top + frame.height + 14)
     # The timeline: the whole month as one strip, bands at their real instants (R1: DST days differ).
     strip_y, strip_h = frame.top + frame.height + 26, 18
@@ -169,37 +178,44 @@ def availability_chart(
     for b in bands:
         x0 = LEFT + (b.start - month_start).total_seconds() / total * frame.plot_w
         x1 = LEFT + (b.end - month_start).total_seconds() / total * frame.plot_w
-        start = b.start.astimezone(TZ).strftime("%d %b %H:%M")
-        end = b.end.astimezone(TZ).strftime("%d %b %H:%M")
+        label = m.t(
+            {
+                "unavailable": "legend_unavailable",
+                "maintenance": "legend_maintenance",
+                "excluded": "legend_excluded",
+            }[b.kind]
+        )
+        period = m.period(b.start.isoformat(), b.end.isoformat())
         body.append(
             f'<rect x="{x0:.1f}" y="{strip_y}" width="{max(x1 - x0, 1.5):.1f}" height="{strip_h}" '
-            f'fill="{COLORS[b.kind]}"><title>{escape(b.kind)}: {start} – {end}</title></rect>'
+            f'fill="{COLORS[b.kind]}"><title>{escape(label)}: {escape(period)}</title></rect>'
         )
     body.append(
-        f'<text x="{LEFT - 6}" y="{strip_y + 13}" text-anchor="end" fill="{COLORS["axis"]}">timeline</text>'
+        f'<text x="{LEFT - 6}" y="{strip_y + 13}" text-anchor="end" fill="{COLORS["axis"]}">'
+        f"{escape(m.t('legend_timeline'))}</text>"
     )
     legend_y = strip_y + strip_h + 20
     body += _legend(
         LEFT,
         legend_y,
         [
-            (COLORS["bar"], "availability per day"),
-            (COLORS["breach"], "day below the norm"),
-            (COLORS["unavailable"], "unavailable (U)"),
-            (COLORS["maintenance"], "valid maintenance (M)"),
-            (COLORS["excluded"], "excluded outage (R8)"),
+            (COLORS["bar"], m.t("legend_per_day")),
+            (COLORS["breach"], m.t("legend_below")),
+            (COLORS["unavailable"], m.t("legend_unavailable")),
+            (COLORS["maintenance"], m.t("legend_maintenance")),
+            (COLORS["excluded"], m.t("legend_excluded")),
         ],
     )
-    return _svg(legend_y + 10, body, "Availability per day with outage and maintenance bands")
+    return _svg(legend_y + 10, body, m.t("chart_availability"))
 
 
-def volume_chart(days: Sequence[DayFigures], capacity: float | None, unit_name: str) -> str:
+def volume_chart(m: Messages, days: Sequence[DayFigures], capacity: float | None, unit_name: str) -> str:
     """Daily volume, and each day's busiest minute against the capacity per minute (R15, R16)."""
     volumes = [d.volume or 0 for d in days]
     top_v = max([*volumes, 1])
     step = _nice_step(top_v)
     upper = math.ceil(top_v / step) * step
-    f1 = _Frame(TOP, 120, 0, upper, len(days))
+    f1 = _Frame(m, TOP + 6, 120, 0, upper, len(days))
     body = f1.grid(step=step)
     for i, (d, v) in enumerate(zip(days, volumes, strict=True)):
         x, w = f1.slot(i)
@@ -207,23 +223,23 @@ def volume_chart(days: Sequence[DayFigures], capacity: float | None, unit_name: 
         body.append(
             f'<rect x="{x + w * 0.15:.1f}" y="{y:.1f}" width="{w * 0.7:.1f}" '
             f'height="{f1.top + f1.height - y:.1f}" '
-            f'fill="{COLORS["bar"]}" rx="1.5"><title>{d.day.isoformat()}: {v:,} '
+            f'fill="{COLORS["bar"]}" rx="1.5"><title>{escape(m.date(d.day))}: {m.number(v)} '
             f"{escape(unit_name)}</title></rect>"
         )
     body.append(
-        f'<text x="{LEFT}" y="{TOP - 2}" fill="{COLORS["axis"]}" '
-        f'font-weight="600">{escape(unit_name)} per day</text>'
+        f'<text x="{LEFT}" y="{TOP}" fill="{COLORS["axis"]}" '
+        f'font-weight="600">{escape(m.t("per_day", unit=unit_name))}</text>'
     )
     peaks = [d.peak_per_minute or 0 for d in days]
     top_p = max([*peaks, *([capacity] if capacity else []), 1]) * 1.1
     step2 = _nice_step(top_p)
     upper2 = math.ceil(top_p / step2) * step2
     top2 = f1.top + f1.height + 40
-    f2 = _Frame(top2, 110, 0, upper2, len(days))
+    f2 = _Frame(m, top2, 110, 0, upper2, len(days))
     body += f2.grid(step=step2)
     body.append(
-        f'<text x="{LEFT}" y="{top2 - 4}" fill="{COLORS["axis"]}" font-weight="600">busiest minute '
-        "per day</text>"
+        f'<text x="{LEFT}" y="{top2 - 4}" fill="{COLORS["axis"]}" font-weight="600">'
+        f"{escape(m.t('legend_busiest'))}</text>"
     )
     for i, (d, p) in enumerate(zip(days, peaks, strict=True)):
         x, w = f2.slot(i)
@@ -233,22 +249,22 @@ def volume_chart(days: Sequence[DayFigures], capacity: float | None, unit_name: 
             f'<rect x="{x + w * 0.3:.1f}" y="{y:.1f}" width="{w * 0.4:.1f}" '
             f'height="{f2.top + f2.height - y:.1f}" '
             f'fill="{COLORS["breach"] if over else COLORS["bar_light"]}" rx="1">'
-            f"<title>{d.day.isoformat()}: {p:,} in one minute; {d.minutes_over} minute(s) over "
-            "capacity</title></rect>"
+            f"<title>{escape(m.date(d.day))}: {m.number(p)}; {escape(m.key('minutes_over'))} "
+            f"{d.minutes_over}</title></rect>"
         )
     if capacity is not None:
-        body += f2.hline(capacity, f"capacity {_fmt(capacity)} per minute")
+        body += f2.hline(capacity, m.t("legend_capacity", value=m.number(capacity)))
     body += f2.day_labels([d.day for d in days], f2.top + f2.height + 14)
-    return _svg(f2.top + f2.height + 22, body, "Daily volume and busiest minute against the capacity")
+    return _svg(f2.top + f2.height + 22, body, m.t("chart_volume"))
 
 
-def share_chart(days: Sequence[DayFigures], norm: float | None, label: str) -> str:
+def share_chart(m: Messages, days: Sequence[DayFigures], norm: float | None, label: str) -> str:
     """The share processed within the limit per day against the report's norm (R14, R16)."""
     shares = [d.processing_share for d in days]
     known = [s for s in shares if s is not None]
     low = min([*known, *([norm] if norm is not None else []), 100.0])
     lo = max(0.0, 100.0 - max(1.0, (100.0 - low) * 1.25))
-    frame = _Frame(TOP, 150, lo, 100.0, len(days))
+    frame = _Frame(m, TOP, 150, lo, 100.0, len(days))
     body = frame.grid("%")
     points = []
     for i, (d, s) in enumerate(zip(days, shares, strict=True)):
@@ -260,8 +276,9 @@ def share_chart(days: Sequence[DayFigures], norm: float | None, label: str) -> s
         color = COLORS["breach"] if norm is not None and round(s, 4) < norm else COLORS["bar"]
         body.append(
             f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3.2" '
-            f'fill="{color}"><title>{d.day.isoformat()}: {s:.4f} % '
-            f"({d.processing_within:,} of {d.processing_count:,})</title></circle>"
+            f'fill="{color}"><title>{escape(m.date(d.day))}: {m.number(s)} % '
+            f"({m.number(d.processing_within)} {escape(m.t('of'))} {m.number(d.processing_count)})"
+            "</title></circle>"
         )
     if len(points) > 1:
         body.insert(
@@ -270,12 +287,12 @@ def share_chart(days: Sequence[DayFigures], norm: float | None, label: str) -> s
             'stroke-width="1.5"/>',
         )
     if norm is not None:
-        body += frame.hline(norm, f"norm {_fmt(norm)} %")
+        body += frame.hline(norm, m.t("legend_norm", value=f"{m.number(norm)} %"))
     body += frame.day_labels([d.day for d in days], frame.top + frame.height + 14)
     return _svg(frame.top + frame.height + 22, body, label)
 
 
-def incident_chart(items: Sequence[dict[str, Any]]) -> str:
+def incident_chart(m: Messages, items: Sequence[dict[str, Any]]) -> str:
     """Each resolved incident's clock against its target (R11): the bar is the hours used, the mark the
     target; red when over it. Ids only, never titles, so the chart is the same in a public report."""
     rows = len(items)
@@ -292,6 +309,7 @@ def incident_chart(items: Sequence[dict[str, Any]]) -> str:
         return x0 + h / longest * plot_w
 
     step = _nice_step(longest, 6)
+    longest = math.ceil(longest / step) * step  # the axis ends on a tick, so every target has its gridline
     body = []
     v = 0.0
     while v <= longest:
@@ -302,7 +320,7 @@ def incident_chart(items: Sequence[dict[str, Any]]) -> str:
         body.append(
             f'<text x="{x(v):.1f}" y="{TOP + rows * row_h + 14}" text-anchor="middle" '
             f'fill="{COLORS["axis"]}">'
-            f"{escape(_fmt(v))} h</text>"
+            f"{escape(_fmt(v, m))} {m.t('hours_unit')}</text>"
         )
         v += step
     for n, item in enumerate(items):
@@ -316,7 +334,8 @@ def incident_chart(items: Sequence[dict[str, Any]]) -> str:
         body.append(
             f'<rect x="{x0}" y="{y + 4}" width="{max(x(used) - x0, 1.5):.1f}" height="13" rx="2" '
             f'fill="{color}">'
-            f"<title>{escape(name)}: {used:.2f} {escape(item['basis'])} hours of {target:g}</title></rect>"
+            f"<title>{escape(name)}: {m.number(used, 2)} {escape(m.value(item['basis']))}, "
+            f"{escape(m.t('legend_target'))} {m.number(target)}</title></rect>"
         )
         body.append(
             f'<line x1="{x(target):.1f}" x2="{x(target):.1f}" y1="{y + 1}" y2="{y + 20}" '
@@ -326,17 +345,21 @@ def incident_chart(items: Sequence[dict[str, Any]]) -> str:
     body += _legend(
         x0,
         TOP + rows * row_h + 30,
-        [(COLORS["bar"], "within target"), (COLORS["breach"], "over target"), (COLORS["norm"], "target")],
+        [
+            (COLORS["bar"], m.t("legend_within")),
+            (COLORS["breach"], m.t("legend_over")),
+            (COLORS["norm"], m.t("legend_target")),
+        ],
     )
-    return _svg(height + 6, body, "Incident clocks against their targets")
+    return _svg(height + 6, body, m.t("chart_incidents"))
 
 
-def messages_chart(days: Sequence[DayFigures]) -> str:
+def messages_chart(m: Messages, days: Sequence[DayFigures]) -> str:
     """MijnOverheid messages offered per day, split into processed, rejected and the rest (R23)."""
     offered = [d.messages_offered or 0 for d in days]
     top_v = max([*offered, 1])
     step = _nice_step(top_v)
-    frame = _Frame(TOP, 150, 0, math.ceil(top_v / step) * step, len(days))
+    frame = _Frame(m, TOP, 150, 0, math.ceil(top_v / step) * step, len(days))
     body = frame.grid(step=step)
     for i, d in enumerate(days):
         x, w = frame.slot(i)
@@ -349,10 +372,10 @@ def messages_chart(days: Sequence[DayFigures]) -> str:
                 COLORS["bar_light"],
             ),
         ]
-        tip = (
-            f"{d.day.isoformat()}: offered {d.messages_offered or 0:,}, processed "
-            f"{d.messages_processed or 0:,}, "
-            f"rejected {d.messages_rejected or 0:,}"
+        tip = escape(
+            f"{m.date(d.day)}: {m.key('offered')} {m.number(d.messages_offered or 0)}, "
+            f"{m.key('processed')} {m.number(d.messages_processed or 0)}, "
+            f"{m.key('rejected')} {m.number(d.messages_rejected or 0)}"
         )
         for value, color in parts:
             if value <= 0:
@@ -370,9 +393,9 @@ def messages_chart(days: Sequence[DayFigures]) -> str:
         LEFT,
         legend_y,
         [
-            (COLORS["bar"], "processed"),
-            (COLORS["rejected"], "rejected"),
-            (COLORS["bar_light"], "accepted, not processed"),
+            (COLORS["bar"], m.t("legend_processed")),
+            (COLORS["rejected"], m.t("legend_rejected")),
+            (COLORS["bar_light"], m.t("legend_pending")),
         ],
     )
-    return _svg(legend_y + 10, body, "Messages offered per day")
+    return _svg(legend_y + 10, body, m.t("chart_messages"))

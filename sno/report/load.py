@@ -22,6 +22,7 @@ from sno.core.catalogue import CapacityForecast, Catalogue, MijnOverheidLimits
 from sno.core.intervals import Interval, clip_one, intersect, subtract, total_seconds, union
 from sno.core.judge import KPI_IDS, judge_month
 from sno.core.kpi import Report
+from sno.core.reporting import month_has_input, without_events
 from sno.core.rules.availability import capacity_minutes, classify_maintenance, window_of
 from sno.core.rules.common import Context
 from sno.core.rules.mijnoverheid import (
@@ -109,8 +110,10 @@ class MonthReport:
 
 
 def check_arguments(service: str, environment: str, month: str, catalogue: Catalogue) -> Month:
-    """Refuse what no report can be made for: an unknown service or environment, a malformed month, or a
-    month before the service's first SNO version (R5: there is nothing to judge it against)."""
+    """Refuse what no report can be made for: an unknown service or environment, or a malformed month.
+
+    A month before the service's first SNO version is not refused: its report says so, every KPI
+    ``no_data`` with the R5 note (docs/interfaces.md)."""
     if service not in KPI_IDS:
         raise ReportArgumentError(f"unknown service {service!r}; expected one of {', '.join(KPI_IDS)}")
     if environment not in ENVIRONMENTS:
@@ -121,10 +124,6 @@ def check_arguments(service: str, environment: str, month: str, catalogue: Catal
         parsed = Month.parse(month)
     except ValueError:
         raise ReportArgumentError(f"malformed month {month!r}; expected YYYY-MM, e.g. 2026-04") from None
-    if not catalogue.select(service, parsed):
-        first = catalogue.versions[service][0].valid_from if catalogue.versions.get(service) else None
-        since = f" (the first is in force from {first.isoformat()})" if first else ""
-        raise ReportArgumentError(f"{service} has no SNO version in force in {parsed}{since} (R5)")
     return parsed
 
 
@@ -258,6 +257,18 @@ def _judge(
         year_inputs=year_inputs,
         mijnoverheid=measures,
     )
+    measured = (
+        ()
+        if measures is None
+        else (
+            measures.messages_per_hour,
+            measures.notifications_per_hour,
+            measures.api_per_hour,
+            measures.messages_per_day,
+        )
+    )
+    if not month_has_input(service, environment, month, inputs, snapshots, measured):
+        report = without_events(report)
     return inputs, report
 
 

@@ -1,9 +1,11 @@
-"""Writing the Klantrapportage (R23) as JSON, Markdown, CSV and self-contained HTML, and the year overview.
+"""Writing the Klantrapportage (R23, R24) as JSON, Markdown, CSV and self-contained HTML (and, through
+``sno.report.pdf``, PDF), and the year overview.
 
 JSON is the contract (docs/interfaces.md): ``Report.model_dump(mode="json")`` and nothing else, so a reader
-can recompute every verdict from it. The other formats present the same document for people: Markdown and
-CSV for e-mail and spreadsheets, HTML with charts. None of them computes a figure of its own beyond the
-per-day breakdown the charts draw.
+can recompute every verdict from it; it is the same in every language. The other formats present the same
+document for people, in the language chosen (Dutch by default, the language of the Klantrapportage), with
+every word, number and date from one message catalogue (``sno.report.i18n``). None of them computes a
+figure of its own beyond the per-day breakdown the charts draw.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -22,9 +24,11 @@ from markupsafe import Markup
 
 from sno.core.calendar import Month
 from sno.core.kpi import Kpi, Report
+from sno.core.rules.disruptions import PRIVATE_DISRUPTION_KEYS
 from sno.report import charts
+from sno.report.i18n import Messages, messages
 from sno.report.load import MonthReport, YearOverview
-from sno.report.names import SECTIONS, kpi_name
+from sno.report.names import SECTIONS, SERVICE_NAMES, section_of
 
 __all__ = ["FORMATS", "public_report", "render_month", "render_year"]
 
@@ -33,49 +37,55 @@ FORMATS: tuple[Format, ...] = ("json", "markdown", "html", "csv")
 
 #: Free-text keys that explain individual incidents and outages; a public report leaves them out (R23).
 PRIVATE_KEYS = frozenset({"title", "description"})
-_CORE_KEYS = ("value", "norm", "unit", "status")
 
-#: Item columns per KPI, in reading order; KPIs not listed show every key in first-seen order.
-ITEM_COLUMNS: dict[str, tuple[str, ...]] = {
-    "availability": (
-        "kind",
-        "id",
-        "start",
-        "end",
-        "cause",
-        "function",
-        "maintenance_kind",
-        "status",
-        "component",
-        "announced_at",
-        "hours",
-        "unavailable_hours",
-        "maintenance_hours",
-        "counted",
-        "why",
-        "title",
-    ),
-    "incident_resolution": (
-        "id",
-        "detected_at",
-        "resolved_at",
-        "hours",
-        "basis",
-        "target_hours",
-        "within",
-        "title",
-    ),
-    "incidents_open": ("id", "priority", "detected_at", "elapsed_hours", "title"),
-}
-HEADERS = {
-    "hours": "counted hours",
-    "unavailable_hours": "unavailable hours (U)",
-    "maintenance_hours": "maintenance hours (M)",
-    "target_hours": "target hours",
-    "elapsed_hours": "elapsed hours",
-    "maintenance_kind": "maintenance",
-    "afnemer_id": "afnemer",
-}
+#: Table columns: (item key, header key or None for the item key's own, how the cell is shown).
+Column = tuple[str, str | None, str]
+OUTAGE_COLUMNS: tuple[Column, ...] = (
+    ("id", None, "id"),
+    ("period", None, "period"),
+    ("cause", None, "value"),
+    ("function", None, "text"),
+    ("hours", "col_u", "number"),
+    ("counted", None, "value"),
+    ("why", None, "sentence"),
+    ("title", None, "text"),
+)
+MAINTENANCE_COLUMNS: tuple[Column, ...] = (
+    ("id", None, "id"),
+    ("maintenance_kind", "kind", "maintenance_kind"),
+    ("component", None, "value"),
+    ("period", None, "period"),
+    ("announced_at", None, "instant"),
+    ("maintenance_hours", "col_m", "number"),
+    ("unavailable_hours", "col_u", "number"),
+    ("why", None, "sentence"),
+)
+INCIDENT_COLUMNS: tuple[Column, ...] = (
+    ("id", None, "id"),
+    ("detected_at", None, "instant"),
+    ("resolved_at", None, "instant"),
+    ("hours", "col_resolution", "hours"),
+    ("target_hours", "col_target", "hours"),
+    ("within", None, "value"),
+    ("title", None, "text"),
+)
+OPEN_COLUMNS: tuple[Column, ...] = (
+    ("id", None, "id"),
+    ("priority", None, "text"),
+    ("detected_at", None, "instant"),
+    ("elapsed_hours", None, "number"),
+    ("title", None, "text"),
+)
+DISRUPTION_INCIDENT_COLUMNS: tuple[Column, ...] = (
+    ("id", None, "id"),
+    ("priority", None, "text"),
+    ("detected_at", None, "instant"),
+    ("resolved_at", None, "instant"),
+    ("resolution_hours", "col_resolution", "hours"),
+    ("target_hours", "col_target", "hours"),
+    ("within", None, "value"),
+    ("notified_within_30_min", "col_notice", "value"),
+)
 
 
 # --- the public version ---------------------------------------------------------------------------------
@@ -90,119 +100,232 @@ def _strip(value: Any) -> Any:
 
 
 def public_report(report: Report) -> Report:
-    """The public Klantrapportage: titles and descriptions of individual incidents and outages left out,
-    and nothing else (R23). Every figure and verdict stays as it is."""
+    """The public Klantrapportage: titles, descriptions and analyses of individual incidents and outages
+    left out, and nothing else (R23, R24). Every figure, verdict and disruption timeline stays."""
     data = report.model_dump(mode="json")
     data["kpis"] = {
         k: {**v, "items": _strip(v["items"])} if "items" in v else v for k, v in data["kpis"].items()
     }
+    data["disruptions"] = [
+        {k: v for k, v in d.items() if k not in PRIVATE_DISRUPTION_KEYS} for d in data["disruptions"]
+    ]
     return Report.model_validate(data)
 
 
-# --- shared presentation helpers ------------------------------------------------------------------------
+# --- cells --------------------------------------------------------------------------------------------
 
 
-_INSTANT = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::00(?:\.0+)?)?(:\d{2}(?:\.\d+)?)?([+-]\d{2}:\d{2}|Z)$"
-)
+class Cells:
+    """Turns report values into the words and numbers of one language (the catalogue's formats)."""
+
+    def __init__(self, m: Messages, year: int) -> None:
+        self.m = m
+        self.year = year
+
+    def cell(self, kind: str, item: dict[str, Any], key: str) -> str:
+        m = self.m
+        if kind == "period":
+            if item.get("start") in (None, "") and item.get("end") in (None, ""):
+                return ""
+            return m.period(item.get("start"), item.get("end"), self.year)
+        value = item.get(key)
+        if value is None or value == "":
+            return ""
+        if kind == "instant":
+            return m.when(value, self.year)
+        if kind == "number":
+            return m.number(value)
+        if kind == "hours":
+            return f"{m.number(value)} {m.t('hours_unit')}" if not isinstance(value, bool) else ""
+        if kind == "sentence":
+            return m.sentence(str(value))
+        if kind == "maintenance_kind":  # planned / emergency, and cancelled when it was (R9)
+            status = item.get("status")
+            return m.value(value) + (f", {m.value(status)}" if status == "cancelled" else "")
+        if kind == "value":
+            return m.value(value)
+        return self.generic(value)
+
+    def generic(self, value: Any) -> str:
+        """Any value of an item or detail: instants, numbers, enumerations, lists and small tables."""
+        m = self.m
+        if value is None:
+            return "–"
+        if isinstance(value, bool):
+            return m.value(value)
+        if isinstance(value, int | float):
+            return m.number(value)
+        if isinstance(value, list):
+            return ", ".join(self.generic(v) for v in value) if value else m.t("none")
+        if isinstance(value, dict):
+            return ", ".join(f"{m.value(k)} {self.generic(v)}" for k, v in value.items())
+        text = str(value)
+        if _LOOKS_LIKE_INSTANT.match(text):
+            return m.when(text, self.year)
+        if _LOOKS_LIKE_DATE.match(text):
+            from datetime import date
+
+            return m.date(date.fromisoformat(text))
+        return m.value(text)
 
 
-def _instant(text: str) -> str:
-    """A local instant as people read it (R1): date, time and offset, seconds only when not zero."""
-    m = _INSTANT.match(text)
-    if m is None:
-        return text
-    day, hm, sec, offset = m.groups()
-    return f"{day} {hm}{sec or ''} {offset}"
+_LOOKS_LIKE_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+_LOOKS_LIKE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _number(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.4f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:,.0f}"
-    return "" if value is None else str(value)
+def _table(cells: Cells, items: list[dict[str, Any]], columns: Iterable[Column]) -> dict[str, Any] | None:
+    """Headers and rows of a list of items; columns empty in every row are left out, so a public report
+    simply has no title column."""
+    if not items:
+        return None
+    m = cells.m
+    kept = []
+    for key, header, kind in columns:
+        rows = [cells.cell(kind, item, key) for item in items]
+        if any(rows):
+            label = m.t(header) if header in m.data["text"] else m.key(header or key)
+            kept.append((label, rows, kind))
+    if not kept:
+        return None
+    return {
+        "title": None,
+        "headers": [label for label, _, _ in kept],
+        "classes": [_CELL_CLASS.get(kind, "") for _, _, kind in kept],
+        "numeric": [kind in ("number", "hours") for _, _, kind in kept],
+        "rows": [list(r) for r in zip(*(rows for _, rows, _ in kept), strict=True)],
+    }
 
 
-def show(value: Any, unit: str | None = None) -> str:
-    """A value as people read it: grouped thousands, no trailing zeros, the unit after it."""
-    if value is None:
-        return "–"
-    text = _number(value)
-    if unit == "%":
-        return f"{text} %"
-    return text
+#: The HTML class of a column by how its cells are shown: numbers right-aligned, instants kept on one line,
+#: sentences given room to wrap.
+_CELL_CLASS = {
+    "number": "num",
+    "hours": "num",
+    "id": "nowrap",
+    "instant": "nowrap",
+    "period": "nowrap",
+    "sentence": "wide",
+}
+
+
+def _generic_columns(items: list[dict[str, Any]]) -> list[Column]:
+    keys: list[str] = []
+    for item in items:
+        for k in item:
+            if k not in keys:
+                keys.append(k)
+    return [(k, None, "generic") for k in keys]
 
 
 def _extras(kpi: Kpi) -> dict[str, Any]:
     return dict(kpi.model_extra or {})
 
 
-def details(kpi: Kpi) -> str:
-    """The KPI's extra scalar keys (counts, hours, peak instant …) as one line; lists and nested
-    tables are shown separately."""
-    parts = []
+def _details(cells: Cells, kpi: Kpi) -> list[tuple[str, str]]:
+    """The KPI's extra scalar keys (counts, hours, peak instant …) as label and value; lists of items are
+    shown as tables instead."""
+    m = cells.m
+    out = []
     for key, value in _extras(kpi).items():
         if key == "items" or (isinstance(value, list) and value and isinstance(value[0], dict)):
             continue
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {_number(v)}" for k, v in value.items())
-        elif isinstance(value, list):
-            value = ", ".join(str(v) for v in value) if value else "none"
+        if key == "why":
+            out.append((m.key(key), m.sentence(str(value))))
+        elif key in ("basis", "comparison"):
+            out.append((m.key(key), m.value(value)))
         else:
-            value = _number(value)
-        parts.append(f"{key.replace('_', ' ')}: {value}")
-    return "; ".join(parts)
+            out.append((m.key(key), cells.generic(value)))
+    return out
 
 
-def _item_key(kpi_id: str) -> str:
-    if kpi_id == "availability_website":
-        return "availability"
-    return "incident_resolution" if kpi_id.startswith("incident_resolution_") else kpi_id
+def _kpi_tables(cells: Cells, kpi_id: str, kpi: Kpi) -> list[dict[str, Any]]:
+    """The KPI's items as one or more tables; availability splits outages from maintenance."""
+    items = _extras(kpi).get("items") or []
+    if not items:
+        return []
+    m = cells.m
+    if kpi_id in ("availability", "availability_website"):
+        out = []
+        outages = [i for i in items if i.get("kind") == "outage"]
+        maint = [i for i in items if i.get("kind") == "maintenance"]
+        for title, rows, columns in (
+            (m.t("outages"), outages, OUTAGE_COLUMNS),
+            (m.t("maintenance"), maint, MAINTENANCE_COLUMNS),
+        ):
+            table = _table(cells, rows, columns)
+            if table is not None:
+                out.append({**table, "title": title})
+        return out
+    if kpi_id.startswith("incident_resolution_"):
+        columns: Iterable[Column] = INCIDENT_COLUMNS
+    elif kpi_id == "incidents_open":
+        columns = OPEN_COLUMNS
+    else:
+        columns = _generic_columns(items)
+    table = _table(cells, items, columns)
+    return [{**table, "title": None}] if table is not None else []
 
 
-def item_table(kpi_id: str, items: list[dict[str, Any]]) -> tuple[list[str], list[str], list[list[str]]]:
-    """Columns (keys), their headers and the rows of a KPI's items; columns that are empty in every row
-    are left out, so a public report simply has no title column."""
-    preferred = ITEM_COLUMNS.get(_item_key(kpi_id))
-    keys: list[str] = []
-    for item in items:
-        for k in item:
-            if k not in keys:
-                keys.append(k)
-    if preferred is not None:
-        keys = [k for k in preferred if k in keys] + [k for k in keys if k not in preferred]
-    keys = [k for k in keys if any(item.get(k) not in (None, "") for item in items)]
-    rows = []
-    for item in items:
-        row = []
-        for k in keys:
-            v = item.get(k)
-            if isinstance(v, list):
-                v = ", ".join(str(x) for x in v)
-            elif isinstance(v, dict):
-                v = ", ".join(f"{a} {_number(b)}" for a, b in v.items())
-            row.append(_number(v) if not isinstance(v, str) else _instant(v))
-        rows.append(row)
-    return keys, [HEADERS.get(k, k.replace("_", " ")) for k in keys], rows
-
-
-def sections(report: Report) -> list[dict[str, Any]]:
-    """The report's KPIs grouped by section in reading order (R23), each with its items tables."""
+def _disruptions(cells: Cells, report: Report) -> list[dict[str, Any]]:
+    """The Verstoringsanalyse (R24) as people read it: one block per disruption."""
+    m = cells.m
     out = []
-    for key, heading in SECTIONS.items():
+    for n, d in enumerate(report.disruptions, start=1):
+        facts = [
+            (m.t("outage_ids"), ", ".join(d["outage_ids"])),
+            (m.t("counted_hours"), f"{m.number(d['counted_hours'])} {m.t('hours_unit')}"),
+        ]
+        if d.get("availability_effect") is not None:
+            facts.append(
+                (
+                    m.t("effect"),
+                    m.t(
+                        "effect_value", value=m.number(d["availability_effect"]), kpi=m.kpi(d["kpi"]).lower()
+                    ),
+                )
+            )
+        cause = m.value(d["cause"]) if d.get("cause") else "–"
+        facts.append((m.t("cause"), cause))
+        if d.get("excluded"):
+            facts.append((m.t("excluded"), m.t("yes")))
+        facts.append((m.t("touched_maintenance"), ", ".join(d["maintenance_ids"]) or m.t("none")))
+        if d.get("titles"):
+            facts.append((m.t("titles"), "; ".join(d["titles"])))
+        out.append(
+            {
+                "title": m.t("disruption", n=n),
+                "period": m.period(d["start"], d["end"], cells.year),
+                "facts": facts,
+                "incidents": _table(cells, d["incidents"], DISRUPTION_INCIDENT_COLUMNS),
+                "analysis": d.get("analysis"),
+            }
+        )
+    return out
+
+
+def _sections(cells: Cells, report: Report) -> list[dict[str, Any]]:
+    """The report's KPIs grouped by section in reading order (R23), each with its details and tables."""
+    m = cells.m
+    out = []
+    for key in SECTIONS:
         kpis = []
         for kpi_id, kpi in report.kpis.items():
-            name = kpi_name(kpi_id)
-            if name.section != key:
+            if section_of(kpi_id) != key:
                 continue
-            items = _extras(kpi).get("items")
-            table = item_table(kpi_id, items) if items else None
-            kpis.append({"id": kpi_id, "name": name, "kpi": kpi, "details": details(kpi), "table": table})
+            kpis.append(
+                {
+                    "id": kpi_id,
+                    "name": m.kpi(kpi_id),
+                    "kpi": kpi,
+                    "value": m.show(kpi.value, kpi.unit),
+                    "norm": m.show(kpi.norm, kpi.unit),
+                    "status": m.status(kpi.status),
+                    "details": _details(cells, kpi),
+                    "tables": _kpi_tables(cells, kpi_id, kpi),
+                }
+            )
         if kpis:
-            out.append({"key": key, "heading": heading, "kpis": kpis})
+            out.append({"key": key, "heading": m.section(key), "kpis": kpis})
     return out
 
 
@@ -213,9 +336,36 @@ def summary(report: Report) -> dict[str, int]:
     return counts
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
+_MD_LINE_START = re.compile(r"^(\s*)([#+\-=])|^(\s*\d+)([.)])")
+
+
 def _md(value: Any) -> str:
-    """A Markdown table cell: pipes escaped, line breaks flattened."""
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text of the report in Markdown: every character Markdown or HTML would act on inside a line is
+    escaped, so a title like ``<img src=x onerror=…>`` or ``[click](javascript:…)`` reads as the text it
+    is (issue 17: no raw HTML passes through); line breaks are flattened (a table cell is one line)."""
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n").replace("\n", " ")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _md_start(value: Any) -> str:
+    """As ``_md``, for text that starts a line or a list item: a leading ``#``, ``-``, ``+``, ``=`` or
+    ``1.`` would make it a heading or a list, so it is escaped too."""
+    escaped = _md(value)
+    return _MD_LINE_START.sub(lambda g: f"{g[1]}\\{g[2]}" if g[2] is not None else f"{g[3]}\\{g[4]}", escaped)
+
+
+def _md_block(value: Any) -> str:
+    """A free-text paragraph (an owner's analysis) in Markdown: escaped as ``_md_start``, paragraphs kept."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", str(value)) if p.strip()]
+    return "\n\n".join(_md_start(p) for p in paragraphs)
+
+
+def _css_string(text: str) -> Markup:
+    """A CSS string literal (for the PDF's page header): quotes and backslashes escaped, and ``<`` so the
+    text cannot end the style element."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("<", "\\3c ")
+    return Markup(f'"{escaped}"')
 
 
 @lru_cache(maxsize=1)
@@ -229,28 +379,65 @@ def _env() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = _md
-    env.filters["show"] = show
-    env.globals["kpi_name"] = kpi_name
+    env.filters["md_block"] = _md_block
+    env.filters["md_start"] = _md_start
+    env.filters["css_string"] = _css_string
     return env
 
 
 # --- the month ------------------------------------------------------------------------------------------
 
-SERVICE_NAMES = {"digid": "DigiD", "digid-machtigen": "DigiD Machtigen", "mijnoverheid": "MijnOverheid"}
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sno-kpi")
+    except PackageNotFoundError:
+        return "dev"
 
 
-def _month_context(month: MonthReport, public: bool) -> dict[str, Any]:
+def _month_context(month: MonthReport, public: bool, lang: str) -> dict[str, Any]:
+    from datetime import date
+
     report = month.report
+    m = messages(lang)
+    cells = Cells(m, Month.parse(report.month).year)
+    service_name = SERVICE_NAMES.get(report.service, report.service)
+    due = m.date(date.fromisoformat(report.due_date)) if report.due_date else "–"
     return {
         "r": report,
-        "service_name": SERVICE_NAMES.get(report.service, report.service),
+        "m": m,
+        "lang": lang,
+        "service_name": service_name,
+        "month_name": m.month(report.month),
+        "environment": m.environment(report.environment),
+        "version": report.sno_version or m.t("sno_none"),
+        "due": due,
         "public": public,
-        "sections": sections(report),
+        "sections": _sections(cells, report),
         "summary": summary(report),
+        "notes": [m.sentence(n) for n in report.notes],
+        "overview": [
+            {
+                "id": kpi_id,
+                "name": m.kpi(kpi_id),
+                "value": m.show(kpi.value, kpi.unit),
+                "norm": m.show(kpi.norm, kpi.unit),
+                "status": kpi.status,
+                "status_text": m.status(kpi.status),
+            }
+            for kpi_id, kpi in report.kpis.items()
+        ],
+        "disruptions": _disruptions(cells, report),
+        "made_by": m.t("made_by", version=_version()),
     }
 
 
-def _csv_month(report: Report) -> str:
+def _csv_month(report: Report, lang: str) -> str:
+    """One row per KPI, norm not measured, note and disruption (R23, R24); numbers stay machine-readable
+    (a point as decimal sign), the name column is in the language chosen."""
+    m = messages(lang)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(
@@ -261,7 +448,7 @@ def _csv_month(report: Report) -> str:
             "month",
             "sno_version",
             "kpi",
-            "naam",
+            "naam" if lang == "nl" else "name",
             "value",
             "norm",
             "unit",
@@ -277,7 +464,7 @@ def _csv_month(report: Report) -> str:
                 "kpi",
                 *base,
                 kpi_id,
-                kpi_name(kpi_id).dutch,
+                m.kpi(kpi_id),
                 "" if kpi.value is None else kpi.value,
                 "" if kpi.norm is None else kpi.norm,
                 kpi.unit or "",
@@ -288,72 +475,117 @@ def _csv_month(report: Report) -> str:
     for nm in report.norms_not_measured:
         w.writerow(["not_measured", *base, "", nm.norm, "", "", "", nm.status, nm.stated])
     for note in report.notes:
-        w.writerow(["note", *base, "", "", "", "", "", "", note])
+        w.writerow(["note", *base, "", "", "", "", "", "", m.sentence(note)])
+    w.writerow(["due_date", *base, "", "", report.due_date or "", "", "", "", ""])
+    for d in report.disruptions:
+        w.writerow(
+            [
+                "disruption",
+                *base,
+                d["kpi"],
+                m.t("disruptions"),
+                d["counted_hours"],
+                "",
+                "h",
+                "",
+                orjson.dumps(
+                    {k: v for k, v in d.items() if k != "kpi"}, option=orjson.OPT_SORT_KEYS
+                ).decode(),
+            ]
+        )
     return buf.getvalue()
 
 
-def _html_month(month: MonthReport, public: bool) -> str:
+def month_charts(month: MonthReport, lang: str) -> dict[str, Markup]:
+    """The month's inline SVG charts, labelled in the language chosen (R23)."""
     report = month.report
+    m = messages(lang)
     kpis = report.kpis
     svg: dict[str, Markup] = {}
-    m = Month.parse(report.month)
+    mo = Month.parse(report.month)
     if month.days:
         avail = kpis.get("availability")
         if avail is not None and any(d.window_hours for d in month.days):
             svg["availability"] = Markup(
-                charts.availability_chart(month.days, month.bands, avail.norm, m.start, m.end)
+                charts.availability_chart(m, month.days, month.bands, avail.norm, mo.start, mo.end)
             )
         if "volume" in kpis and any(d.volume for d in month.days):
-            unit_name = "transactions" if report.service == "digid-machtigen" else "authentications"
+            unit_name = m.t("transactions" if report.service == "digid-machtigen" else "authentications")
             peak = kpis.get("peak_per_minute")
-            svg["volume"] = Markup(charts.volume_chart(month.days, peak.norm if peak else None, unit_name))
+            svg["volume"] = Markup(charts.volume_chart(m, month.days, peak.norm if peak else None, unit_name))
             processing = kpis.get("processing_time")
             if processing is not None and any(d.processing_count for d in month.days):
                 svg["processing"] = Markup(
-                    charts.share_chart(
-                        month.days, processing.norm, "Processing-time share per day against the norm"
-                    )
+                    charts.share_chart(m, month.days, processing.norm, m.t("chart_processing"))
                 )
         if any(d.messages_offered for d in month.days):
-            svg["messages"] = Markup(charts.messages_chart(month.days))
+            svg["messages"] = Markup(charts.messages_chart(m, month.days))
     clocks = []
     for p in (1, 2, 3):
         k = kpis.get(f"incident_resolution_p{p}")
         for item in (_extras(k).get("items") or []) if k is not None else []:
             clocks.append({**item, "priority": f"P{p}"})
     if clocks:
-        svg["incidents"] = Markup(charts.incident_chart(clocks))
-    return _env().get_template("month.html.j2").render(**_month_context(month, public), charts=svg)
+        svg["incidents"] = Markup(charts.incident_chart(m, clocks))
+    return svg
 
 
-def render_month(month: MonthReport, fmt: Format, *, public: bool = False) -> str:
-    """The month's report in one format; ``public`` leaves out incident and outage titles (R23)."""
-    if public:
-        month = MonthReport(report=public_report(month.report), days=month.days, bands=month.bands)
+def html_month(month: MonthReport, public: bool, lang: str, *, pdf: bool = False) -> str:
+    """The month as one self-contained HTML page; ``pdf`` adds the A4 page rules, the running header
+    (service, month, SNO version, due date) and page numbers for a PDF renderer."""
+    context = _month_context(month, public, lang)
+    m: Messages = context["m"]
+    header = " · ".join(
+        [
+            f"{context['service_name']} {context['environment']}",
+            context["month_name"],
+            f"{m.t('sno_version')} {context['version']}",
+            f"{m.t('due')} {context['due']}",
+        ]
+        + ([m.t("public_tag")] if public else [])
+    )
+    return (
+        _env()
+        .get_template("month.html.j2")
+        .render(**context, charts=month_charts(month, lang), pdf=pdf, page_header=header)
+    )
+
+
+def _public_month(month: MonthReport, public: bool) -> MonthReport:
+    if not public:
+        return month
+    return MonthReport(report=public_report(month.report), days=month.days, bands=month.bands)
+
+
+def render_month(month: MonthReport, fmt: Format, *, public: bool = False, lang: str = "nl") -> str:
+    """The month's report in one format and language; ``public`` leaves out incident and outage titles
+    and analyses (R23, R24). JSON is the same in every language."""
+    month = _public_month(month, public)
     report = month.report
     if fmt == "json":
         return orjson.dumps(report.model_dump(mode="json"), option=orjson.OPT_INDENT_2).decode() + "\n"
     if fmt == "csv":
-        return _csv_month(report)
+        return _csv_month(report, lang)
     if fmt == "markdown":
-        return _env().get_template("month.md.j2").render(**_month_context(month, public))
+        return _env().get_template("month.md.j2").render(**_month_context(month, public, lang))
     if fmt == "html":
-        return _html_month(month, public)
+        return html_month(month, public, lang)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
 # --- the year -------------------------------------------------------------------------------------------
 
-STATUS_MARK = {"met": "✓ met", "breached": "✗ breached", "no_data": "– no data", "info": "info"}
+STATUS_MARK = {"met": "✓", "breached": "✗", "no_data": "–", "info": "i"}
 
 
-def _year_rows(overview: YearOverview) -> Iterable[dict[str, Any]]:
+def _year_rows(overview: YearOverview, m: Messages) -> Iterable[dict[str, Any]]:
     for kpi_id, cells in overview.kpis.items():
-        yield {"id": kpi_id, "name": kpi_name(kpi_id), "cells": [cells[m] for m in overview.months]}
+        yield {"id": kpi_id, "name": m.kpi(kpi_id), "cells": [cells[mo] for mo in overview.months]}
 
 
-def render_year(overview: YearOverview, fmt: Format) -> str:
+def render_year(overview: YearOverview, fmt: Format, lang: str = "nl") -> str:
     """The year overview: every month's status per KPI in one table (R23), in any of the formats."""
+    m = messages(lang)
     if fmt == "json":
         return orjson.dumps(overview.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
     if fmt == "csv":
@@ -367,7 +599,7 @@ def render_year(overview: YearOverview, fmt: Format) -> str:
                 "sno_version",
                 "source",
                 "kpi",
-                "naam",
+                "naam" if lang == "nl" else "name",
                 "value",
                 "norm",
                 "unit",
@@ -375,17 +607,17 @@ def render_year(overview: YearOverview, fmt: Format) -> str:
             ]
         )
         for kpi_id, cells in overview.kpis.items():
-            for m in overview.months:
-                c = cells[m]
+            for mo in overview.months:
+                c = cells[mo]
                 w.writerow(
                     [
                         overview.service,
                         overview.environment,
-                        m,
-                        overview.sno_versions.get(m) or "",
-                        overview.sources[m],
+                        mo,
+                        overview.sno_versions.get(mo) or "",
+                        overview.sources[mo],
                         kpi_id,
-                        kpi_name(kpi_id).dutch,
+                        m.kpi(kpi_id),
                         "" if c.value is None else c.value,
                         "" if c.norm is None else c.norm,
                         c.unit or "",
@@ -393,13 +625,18 @@ def render_year(overview: YearOverview, fmt: Format) -> str:
                     ]
                 )
         return buf.getvalue()
+    show: Callable[[Any, str | None], str] = m.show
     context = {
         "o": overview,
+        "m": m,
+        "lang": lang,
         "service_name": SERVICE_NAMES.get(overview.service, overview.service),
-        "rows": list(_year_rows(overview)),
-        "mark": STATUS_MARK,
-        "short": {m: m[5:] for m in overview.months},
-        "notes": sorted({n for notes in overview.notes.values() for n in notes}),
+        "environment": m.environment(overview.environment),
+        "rows": list(_year_rows(overview, m)),
+        "mark": {k: f"{v} {m.status(k)}" for k, v in STATUS_MARK.items()},
+        "short": {mo: m.months_short[int(mo[5:7]) - 1] for mo in overview.months},
+        "notes": sorted({m.sentence(n) for notes in overview.notes.values() for n in notes}),
+        "show": show,
     }
     if fmt == "markdown":
         return _env().get_template("year.md.j2").render(**context)

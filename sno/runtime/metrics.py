@@ -58,7 +58,7 @@ WRITE_STALE_SECONDS = 60.0
 #: ledger write durations (seconds); a write is one or more merged batches
 WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-#: snapshot kinds and their topics, for attributing a fold that spans topics (events.md)
+#: snapshot kinds and their topics, for attributing a fold that spans topics (docs/events.md)
 _SNAPSHOT_TOPICS = {"incident": "sno.incidents", "outage": "sno.outages", "maintenance": "sno.maintenance"}
 
 
@@ -109,7 +109,7 @@ class PipelineMetrics:
         GCCollector(registry=r)
         self.records = Counter("sno_records", "Records read from the input topics, by what became of them.",
                                ["topic", "outcome"], registry=r)
-        self.deadletters = Counter("sno_deadletters", "Records dead-lettered, by reason (events.md).",
+        self.deadletters = Counter("sno_deadletters", "Records dead-lettered, by reason (docs/events.md).",
                                    ["reason"], registry=r)
         self.lag = Gauge("sno_consumer_lag_records", "Records on an assigned partition not yet written to "
                          "ClickHouse (fetch high-water mark minus the last offset in the ledger).",

@@ -83,8 +83,11 @@ class Snapshots:
         function: str | None = None,
         title: str | None = None,
         environment: str | None = None,
+        ddos: bool = False,
+        analysis: str | None = None,
     ) -> None:
-        """Snapshots of one outage: reported while ongoing (cause often unknown), then closed."""
+        """Snapshots of one outage: reported while ongoing (cause often unknown), then closed; the owner's
+        ``analysis`` (R24) comes with the closing snapshot, ``ddos`` is known from the start."""
         rng = self.run.rng
         self.outage_seq += 1
         outage_id = f"{_SERVICE_CODE[service]}-{self.run.month_code}-S{self.outage_seq:03d}"
@@ -96,6 +99,8 @@ class Snapshots:
             base["function"] = function
         if title:
             base["title"] = title
+        if ddos:
+            base["ddos"] = True
         reported = started + rng.randint(2, 8) * MINUTE
         if ended is None or reported < ended:
             first = dict(base, updated_at=self.run.fmt.local(reported), ended_at=None)
@@ -105,6 +110,8 @@ class Snapshots:
         if ended is not None:
             closed = ended + rng.randint(1, 20) * MINUTE
             last = dict(base, updated_at=self.run.fmt.local(closed), ended_at=self.run.fmt.local(ended))
+            if analysis:
+                last["analysis"] = analysis
             if cause is not None:
                 last["cause"] = cause
             self.run.snapshot(closed, last)
@@ -125,6 +132,8 @@ class Snapshots:
                 "logius",
                 function="authenticatie",
                 title="Inloggen met de DigiD app mislukt",
+                analysis="Een verlopen certificaat tussen app en koppelvlak; het is vervangen en de "
+                "bewaking van vervaldata is aangescherpt.",
             )
             self.outage(
                 service, *span(20, 90), rng.choice(("internet", "afnemer")), title="Storing bij een afnemer"
@@ -143,7 +152,7 @@ class Snapshots:
                 title="Pre-productie onbeschikbaar",
             )
         elif service == "digid-machtigen":
-            self.outage(service, *span(15, 45), "logius", title="Machtigen traag en onbereikbaar")
+            self.outage(service, *span(15, 45), "logius", title="Machtigen traag en onbereikbaar", ddos=True)
             self.outage(service, *span(20, 60), "dependency", title="Storing DigiD")
         else:
             self.outage(
