@@ -72,6 +72,8 @@ class PipelineSettings:
     clickhouse: str | None = None
     store: Path = field(default_factory=lambda: Path(os.environ.get("SNO_STORE", "./sno-data")))
     app_id: str = "sno-pipeline"
+    #: the consumer group, when an operator names it (`--group` / SNO_GROUP); None: from the store
+    group: str | None = None
     #: events per flush to ClickHouse; one flush = one ledger entry per topic-partition.
     batch_size: int = 1000
     #: seconds to wait for a batch to fill before flushing what there is (bounds alert latency).
@@ -108,7 +110,10 @@ class PipelineSettings:
 
     def consumer_group(self) -> str:
         """The consumer group (Faust app id) for this store: `app_id` for a ClickHouse server, which
-        workers share; `app_id` and the store's id for an embedded store (module docstring)."""
+        workers share; `app_id` and the store's id for an embedded store (module docstring); `group`
+        when given (a one-off drain job of its own, for example)."""
+        if self.group:
+            return self.group
         folder = self.embedded_store()
         return self.app_id if folder is None else f"{self.app_id}-{store_id(folder)}"
 

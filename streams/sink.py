@@ -183,7 +183,7 @@ class RecoveryError(RuntimeError):
 
 
 class Fenced(RuntimeError):
-    """Another worker claimed a partition of this write after this worker's generation: the write is
+    """Another worker claimed a partition of this write after this worker claimed it: the write is
     abandoned (not marked done) and the worker stops, so only the new owner's writes count."""
 
 
@@ -225,6 +225,9 @@ class ClickHouseSink:
         #: this worker's name in `sno_owners` (fencing), and the consumer group generation it holds
         self.member = member or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self.generation = 0
+        #: the store's time (µs) of this worker's latest claim of its partitions: written into its ledger
+        #: rows, so recovery tells a newer owner's writes from a fenced one's whatever the consumer group
+        self.claim = 0
         #: publishes forwarded records (topic, partition, key, value), delivered; set by the app
         self.publish_forwards: Any = None
         self._seq = 0
@@ -318,19 +321,26 @@ class ClickHouseSink:
             await self._in_folder(self.processor.forget, tp)
 
     def _claim(self, tps: list[TP]) -> None:
-        """Record this worker as the owner of its partitions at its generation, before it reads their
-        ledger: a worker that lost them (stalled, cut off) sees this and abandons its writes."""
+        """Record this worker as the owner of its partitions, before it reads their ledger: a worker that
+        lost them (stalled, cut off) sees this and abandons its writes. Claims are ordered by the store's
+        clock, not by the group generation, which starts again in another consumer group."""
         self.store.insert(
             "sno_owners",
             [(self.epoch, t, p, self.generation, self.member) for t, p in tps],
             ("epoch", "topic", "partition", "generation", "owner"),
         )
+        ((stamp,),) = self.store.query(
+            "SELECT toUnixTimestamp64Micro(max(claimed_at)) FROM sno_owners "
+            "WHERE epoch = {epoch:String} AND owner = {owner:String}",
+            {"epoch": self.epoch, "owner": self.member},
+        )
+        self.claim = int(stamp)
 
     def _check_owner(self, ranges: dict[TP, tuple[int, int]]) -> None:
         """Raise Fenced when another worker claimed one of the write's partitions after this one."""
         topics = sorted({t for t, _ in ranges})
         rows = self.store.query(
-            "SELECT topic, partition, argMax(owner, (generation, claimed_at)), max(generation) "
+            "SELECT topic, partition, argMax(owner, claimed_at), argMax(generation, claimed_at) "
             "FROM sno_owners WHERE epoch = {epoch:String} AND topic IN {topics:Array(String)} "
             "GROUP BY topic, partition",
             {"epoch": self.epoch, "topics": topics},
@@ -354,13 +364,13 @@ class ClickHouseSink:
     def _read_ledger(self, tps: list[TP]) -> dict[TP, tuple[int | None, tuple[str, int, int] | None]]:
         result: dict[TP, tuple[int | None, tuple[str, int, int] | None]] = {}
         for topic, partition in tps:
-            # The newest generation's writes first: a write that a fenced worker began after the new
+            # The newest claim's writes first: a write that a fenced worker began after the new
             # owner read the ledger is never taken for the newest (streams/README.md, fencing).
             rows = self.store.query(
                 "SELECT token, from_offset, to_offset, max(state = 'done') AS done FROM sno_ledger "
                 "WHERE epoch = {epoch:String} AND topic = {topic:String} AND partition = {partition:UInt32} "
                 "GROUP BY token, from_offset, to_offset "
-                "ORDER BY max(generation) DESC, to_offset DESC LIMIT 2",
+                "ORDER BY max(claim) DESC, to_offset DESC LIMIT 2",
                 {"epoch": self.epoch, "topic": topic, "partition": partition},
             )
             done_to = None
@@ -628,12 +638,13 @@ class ClickHouseSink:
     def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str,
                     redo: bool = False) -> None:
         """The ledger protocol (module docstring), with the fence between the pending rows and the
-        inserts: a worker whose partitions were claimed since its generation writes nothing that counts.
+        inserts: a worker whose partitions were claimed by another since its claim writes nothing that
+        counts.
         A redo is exempt: it finishes a write under that write's own token, so two workers finishing the
         same write add it once."""
         ledger_columns = ("epoch", "topic", "partition", "from_offset", "to_offset", "token", "state",
-                          "generation")
-        g = self.generation
+                          "claim")
+        g = self.claim
         pending = [(self.epoch, t, p, a, b, token, "pending", g) for (t, p), (a, b) in sorted(ranges.items())]
         self.fault.reached("before_write")
         self.store.insert("sno_ledger", pending, ledger_columns)

@@ -46,6 +46,10 @@ from sno.runtime.broker import broker_or_local
 @click.option("--log-format", envvar="SNO_LOG_FORMAT", type=click.Choice(["text", "json"]), default=None,
               help="text, or json: one JSON object per line from every process [env SNO_LOG_FORMAT].")
 @click.option("--loglevel", envvar="SNO_LOG_LEVEL", default="warning", show_default=True)
+@click.option("--group", envvar="SNO_GROUP", default=None, metavar="NAME",
+              help="Consumer group [env SNO_GROUP; default: sno-pipeline on a ClickHouse server, "
+                   "sno-pipeline-<store id> on an embedded store]. Every assignment resumes from the "
+                   "store's ledger, so a group of its own (a one-off --drain job) changes no count.")
 @one_line_errors
 def command(
     broker: str | None,
@@ -63,6 +67,7 @@ def command(
     metrics_host: str,
     log_format: str | None,
     loglevel: str,
+    group: str | None,
 ) -> None:
     """Run the pipeline: validate, de-duplicate and roll up every input topic into ClickHouse."""
     from sno.runtime import logs
@@ -87,6 +92,7 @@ def command(
             web=web,
             web_port=web_port,
             loglevel=loglevel,
+            group=group,
             alertmanager=alertmanager,
             alerts=not no_alerts,
             metrics_port=metrics_port,
