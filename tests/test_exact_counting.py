@@ -235,7 +235,17 @@ def produce_null_keyed(bootstrap: str, lines: list[bytes]) -> None:
 
 def _check(store_path: Path, lines: list[bytes]) -> dict[str, Counter[Any]]:
     with Store(None, store_path) as st:
-        assert read_inputs(st) == reference_all(lines)
+        if read_inputs(st) != reference_all(lines):
+            valid = [r.record for r in map(validate, lines)
+                     if isinstance(r, Accepted) and r.type not in SNAPSHOT_TYPES]
+            expected = {(r["type"], r["event_id"]) for r in valid}
+            rows = Counter((t, i) for t, i in st.query("SELECT event_type, event_id FROM sno_seen"))
+            missing = expected - set(rows)
+            twice = {k: n for k, n in rows.items() if n > 1}
+            ledger = st.query("SELECT state, count() FROM sno_ledger GROUP BY state")
+            raise AssertionError(f"{store_path.name}: rollups differ from the core's; ids missing "
+                                 f"{len(missing)} {sorted(missing)[:5]}, counted twice {len(twice)} "
+                                 f"{sorted(twice)[:5]}, ledger {ledger}")
         counted = st.query("SELECT count(), uniqExact(event_type, event_id) FROM sno_seen")[0]
         assert counted[0] == counted[1]  # no id counted twice
         return _stored_content(st)
