@@ -449,9 +449,9 @@ class ClickHouseSink:
         is folded, and it is written after the batches before it. Kafka acknowledgements may therefore
         run ahead of ClickHouse; that is safe because a restart resumes from the ledger, never from them.
 
-        A slot (QUEUED_BATCHES of them) is taken first and is the only wait: the back-pressure when
-        writes fall behind. Everything after it happens without a suspension point, so a cancelled
-        agent either handed the batch over whole or not at all.
+        A slot (QUEUED_BATCHES of them) is taken first: the back-pressure when writes fall behind; then a
+        recovering assignment is waited for. Everything after that happens without a suspension point,
+        so a cancelled agent either handed the batch over whole or not at all.
         """
         self._raise_if_stopping()
         if self.stats.first_record_at is None and records:
@@ -459,11 +459,20 @@ class ClickHouseSink:
         self.stats.records += len(records)
         await self._slots.acquire()
         try:
+            # An assignment that is recovering rebuilds the de-duplication memory from the store: a batch
+            # folded meanwhile would be counted into memory that is then replaced (its ids forgotten
+            # before they are written, and counted again when a copy comes). Wait for it to finish.
+            while self._lock.locked():
+                async with self._lock:
+                    pass
             self._raise_if_stopping()
         except BaseException:
             self._slots.release()
             raise
-        fresh = [r for r in records if r[2] > self._handed_over((r[0], r[1]))]
+        # Records of partitions this worker no longer holds (still buffered when they were revoked) are
+        # the new owner's; here they would only be fenced.
+        fresh = [r for r in records
+                 if (r[0], r[1]) in self.assigned and r[2] > self._handed_over((r[0], r[1]))]
         self.stats.skipped += len(records) - len(fresh)
         if not fresh:
             self._slots.release()
