@@ -362,34 +362,29 @@ class ClickHouseSink:
         return {(str(t), int(p)): (int(a), int(b)) for t, p, a, b in rows}
 
     def _read_ledger(self, tps: list[TP]) -> dict[TP, tuple[int | None, tuple[str, int, int] | None]]:
+        """Per partition: the last offset counted, and the unfinished write to finish, if any.
+
+        Counted is everything up to the highest `done` offset, whoever wrote it: every `done` range was
+        counted once (a write finished twice is one token). An unfinished write matters only when it lies
+        beyond that. Two can (the new owner's write interrupted by a crash, and a fenced worker's write
+        begun after the new owner read the ledger, which inserted nothing): the newest claim's is the one
+        that may have landed, so it is finished; the other then lies behind it and is never read again.
+        """
         result: dict[TP, tuple[int | None, tuple[str, int, int] | None]] = {}
         for topic, partition in tps:
-            # The newest claim's writes first: a write that a fenced worker began after the new
-            # owner read the ledger is never taken for the newest (streams/README.md, fencing).
+            where = ("epoch = {epoch:String} AND topic = {topic:String} AND partition = {partition:UInt32}")
+            bound = {"epoch": self.epoch, "topic": topic, "partition": partition}
+            ((done_to, done_rows),) = self.store.query(
+                f"SELECT max(to_offset), count() FROM sno_ledger WHERE {where} AND state = 'done'", bound)
+            beyond = "" if not done_rows else f"AND from_offset > {int(done_to)}"
             rows = self.store.query(
-                "SELECT token, from_offset, to_offset, max(state = 'done') AS done FROM sno_ledger "
-                "WHERE epoch = {epoch:String} AND topic = {topic:String} AND partition = {partition:UInt32} "
-                "GROUP BY token, from_offset, to_offset "
-                "ORDER BY max(claim) DESC, to_offset DESC LIMIT 2",
-                {"epoch": self.epoch, "topic": topic, "partition": partition},
+                f"SELECT token, min(from_offset), max(to_offset) FROM sno_ledger WHERE {where} {beyond} "
+                "GROUP BY token HAVING max(state = 'done') = 0 "
+                "ORDER BY max(claim) DESC, max(to_offset) DESC LIMIT 1",
+                bound,
             )
-            done_to = None
-            pending_entry = None
-            for token, low, high, done in rows:
-                if done:
-                    done_to = high if done_to is None else max(done_to, high)
-                    break
-                if pending_entry is None:
-                    pending_entry = (token, int(low), int(high))
-            if done_to is None and pending_entry is not None:
-                earlier = self.store.query(
-                    "SELECT max(to_offset), count() FROM sno_ledger WHERE epoch = {epoch:String} "
-                    "AND topic = {topic:String} AND partition = {partition:UInt32} AND state = 'done'",
-                    {"epoch": self.epoch, "topic": topic, "partition": partition},
-                )
-                if earlier and earlier[0][1]:
-                    done_to = int(earlier[0][0])
-            result[(topic, partition)] = (done_to, pending_entry)
+            pending_entry = (str(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else None
+            result[(topic, partition)] = (int(done_to) if done_rows else None, pending_entry)
         return result
 
     def _read_seen(self, topic: str, partitions: list[int],
