@@ -25,7 +25,7 @@ from sno.core.judge import judge_month, reference_report
 from sno.core.reporting import NO_EVENTS_NOTE
 from sno.report.i18n import Messages, messages
 from sno.report.load import check_arguments, load_month, load_year, read_month_compact
-from sno.report.pdf import chromium_path, render_pdf
+from sno.report.pdf import CHROMIUM_FLAGS, chromium_path, render_pdf
 from sno.report.render import render_month, render_year
 from sno.rollups import read_month_inputs, read_snapshots
 from sno.runtime.broker import LocalBroker
@@ -323,13 +323,7 @@ def test_the_html_report_renders_in_headless_chromium(store: Path, tmp_path: Pat
     subprocess.run(
         [
             "/usr/bin/chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={tmp_path / 'profile'}",
             f"--screenshot={png}",
             "--window-size=1100,2600",

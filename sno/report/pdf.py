@@ -59,6 +59,14 @@ def _weasyprint(html: str) -> bytes:
     return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
 
 
+#: Headless Chromium on a machine with a closed network: without the background-networking flags it
+#: tries Google's hosts at every start (and is refused). Shared with the tests that screenshot the page.
+CHROMIUM_FLAGS: tuple[str, ...] = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+)
+
+
 def _chromium(html: str, binary: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="sno-pdf-") as tmp:
         page = Path(tmp) / "report.html"
@@ -67,13 +75,7 @@ def _chromium(html: str, binary: str) -> bytes:
         done = subprocess.run(
             [
                 binary,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
+                *CHROMIUM_FLAGS,
                 f"--user-data-dir={Path(tmp) / 'profile'}",
                 "--no-pdf-header-footer",
                 f"--print-to-pdf={out}",
