@@ -361,8 +361,9 @@ def _chaos(broker: str, url: str, faust_dir: Path, lines: list[bytes], kills: in
                                    pytest.param(3, id="three-kills-per-chunk", marks=[
                                        pytest.mark.slow,
                                        pytest.mark.xfail(strict=False, reason=(
-                                           "issue 13 still open: with 15 SIGKILLs the served store's "
-                                           "rollups differed from a single worker's in one run"))])])
+                                           "issue 13 still open: with 15 SIGKILLs and a stall, some "
+                                           "timings still count ids twice or lose them (seen: 27 and "
+                                           "765 twice, 0 and 656 lost, in 2 of 6 runs)"))])])
 def test_three_workers_killed_stalled_and_rebalanced_on_one_served_store_equal_a_single_worker(
     fresh_broker: Any, tmp_path: Path, simulated: list[bytes], kills: int
 ) -> None:
