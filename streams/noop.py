@@ -24,11 +24,14 @@ class CountingSink:
         self.assigned: set[tuple[str, int]] = set()
         self.publish_deadletters: Any = None
         self.publish_alerts: Any = None
+        self.publish_forwards: Any = None
+        #: set by the app at each assignment (fencing); unused here
+        self.generation = 0
         self.count = 0
         self.first: float | None = None
         self.last: float | None = None
 
-    async def on_assigned(self, tps: set[tuple[str, int]]) -> None:
+    async def on_assigned(self, tps: set[tuple[str, int]], owners: dict[str, int] | None = None) -> None:
         self.assigned = set(tps)
 
     async def on_revoked(self) -> None:
