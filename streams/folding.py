@@ -21,7 +21,7 @@ from streams.sink import TP, FoldedBatch, RawRecord, SeenLookup
 _processor: Any = None
 
 
-def _init(alert_rows: list[dict[str, Any]] | None, owners: int = 0) -> None:
+def _init(alert_rows: dict[str, Any] | None, owners: int = 0) -> None:
     global _processor
     from sno.core.catalogue import load_catalogue
     from streams.processor import EventProcessor
@@ -32,7 +32,7 @@ def _init(alert_rows: list[dict[str, Any]] | None, owners: int = 0) -> None:
         from sno.core.alerts import AlertEngine
 
         engine = AlertEngine(catalogue)
-        engine.restore(alert_rows)
+        engine.restore(alert_rows["alerts"], alert_rows["snapshots"], alert_rows["counts"])
     _processor = EventProcessor(catalogue, alerts=engine, owners=owners)
     parent = os.getppid()
 
