@@ -32,7 +32,7 @@ def _init(alert_rows: dict[str, Any] | None, owners: int = 0) -> None:
         from sno.core.alerts import AlertEngine
 
         engine = AlertEngine(catalogue)
-        engine.restore(alert_rows["alerts"], alert_rows["snapshots"], alert_rows["counts"])
+        engine.restore(**alert_rows)
     _processor = EventProcessor(catalogue, alerts=engine, owners=owners)
     parent = os.getppid()
 

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -195,22 +195,25 @@ def _alert_rows(store: Store) -> dict[str, Any]:
         result = validate(payload.encode())
         if isinstance(result, Accepted):
             snapshots.append(result.record)
-    counts = []
-    for family, unit, extra, since in (("auth_minute", "minute", "", "7 HOUR"),
-                                       ("message_second", "second", "", "26 HOUR"),
-                                       ("notification_minute", "minute", ", channel", "26 HOUR"),
-                                       ("api_minute", "minute", ", api", "2 HOUR")):
+    counts: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = []
+    since = None  # the authentication minutes are complete from here (the burn windows' warm-up)
+    for family, unit, extra, back in (("auth_minute", "minute", "", "7 HOUR"),
+                                      ("message_second", "second", "", "26 HOUR"),
+                                      ("notification_minute", "minute", ", channel", "26 HOUR"),
+                                      ("api_minute", "minute", ", api", "2 HOUR")):
         within = "sum(within)" if family == "auth_minute" else "0"
         rows = store.query(
             f"SELECT service, environment, {unit}{extra}, sum(count), {within} FROM sno_{family} "
-            f"WHERE {unit} >= (SELECT max({unit}) FROM sno_{family}) - INTERVAL {since} "
+            f"WHERE {unit} >= (SELECT max({unit}) FROM sno_{family}) - INTERVAL {back} "
             f"GROUP BY service, environment, {unit}{extra}")
         for row in rows:
             at = row[2].replace(tzinfo=UTC) if row[2].tzinfo is None else row[2]
-            key = (row[0], row[1], "", at, *row[3:-2])
-            counts.append((family, key, (int(row[-2]), int(row[-1]))))
-    return {"alerts": [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in alerts],
-            "snapshots": snapshots, "counts": counts}
+            counts.append((family, (row[0], row[1], "", at, *row[3:-2]), (int(row[-2]), int(row[-1]))))
+        if family == "auth_minute" and rows:
+            (newest,), = store.query("SELECT max(minute) FROM sno_auth_minute")
+            since = (newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest) - timedelta(hours=7)
+    return {"alert_rows": [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in alerts],
+            "snapshot_rows": snapshots, "counts": counts, "counts_since": since}
 
 
 def _alert_engine(rows: dict[str, Any]) -> Any:
@@ -218,7 +221,7 @@ def _alert_engine(rows: dict[str, Any]) -> Any:
     from sno.core.catalogue import load_catalogue
 
     engine = AlertEngine(load_catalogue())
-    engine.restore(rows["alerts"], rows["snapshots"], rows["counts"])
+    engine.restore(**rows)
     return engine
 
 

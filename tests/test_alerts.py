@@ -108,8 +108,9 @@ def test_a_capacity_alert_resolves_once_the_watermark_has_closed_its_minute() ->
     minute = at("2026-04-02T10:00:00+02:00")
     e = engine()
     fired = feed(e, auths("digid-machtigen", minute, 1003))
-    assert feed(e, auths("digid-machtigen", minute + timedelta(minutes=5, seconds=59), 1)) == []
-    resolved = feed(e, auths("digid-machtigen", minute + timedelta(minutes=6, seconds=1), 1))
+    # A partition's watermark is the oldest of its last 8 arrivals (one record far ahead moves nothing).
+    assert feed(e, auths("digid-machtigen", minute + timedelta(minutes=5, seconds=59), 8)) == []
+    resolved = feed(e, auths("digid-machtigen", minute + timedelta(minutes=6, seconds=1), 8))
     assert [a.state for a in resolved] == ["resolved"]
     assert resolved[0].alert_id == fired[0].alert_id
     assert resolved[0].event_time == at("2026-04-02T10:01:00+02:00")
@@ -642,7 +643,7 @@ def mixed_stream() -> list[Any]:
         maintenance(
             "RW", "2026-04-02T10:00:00+02:00", "2026-04-08T05:00:00+02:00", "2026-04-08T07:00:00+02:00"
         ),
-        *auths("digid-machtigen", minute + timedelta(minutes=10), 1),
+        *auths("digid-machtigen", minute + timedelta(minutes=10), 8),
         "2026-04-02T10:45:00+02:00",
         "2026-04-02T13:30:00+02:00",
         IDLE,

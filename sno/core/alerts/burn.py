@@ -49,6 +49,7 @@ class BurnRate:
         )
         self.pairs: dict[tuple[str, str], _Pair] = {}
         self._restored: dict[tuple[str, str], dict[str, EpisodeSubject]] = {}
+        self.sent: dict[str, tuple[int, str]] = {}  # alert id -> (episode start, state sent)
         self._warm: dict[tuple[str, str], int] = {}
 
     @property
@@ -72,6 +73,9 @@ class BurnRate:
                 state.warm_until = self._warm.pop(pair, 0)
             while state.boundary <= close:
                 self._step(pair, series, state, close, out)
+            old = close - 2 * 86_400_000_000
+            for aid in [a for a, (at, st) in self.sent.items() if st == "resolved" and at < old]:
+                del self.sent[aid]
         return out
 
     def _step(
@@ -122,6 +126,8 @@ class BurnRate:
             burn_short = (short_bad / short_c) / budget if short_c else 0.0
             hot = short_c >= w.min_events and burn_long > w.factor and burn_short > w.factor
             episode = state.episodes.get(w.name)
+            if episode is not None and b <= episode.at:
+                continue  # a restored episode: boundaries up to its start were the old engine's to judge
             if hot and episode is None:
                 subject = EpisodeSubject(b, w.name)
                 state.episodes[w.name] = subject
@@ -129,57 +135,61 @@ class BurnRate:
                     state.quiet.add(subject.text)  # its start lies before the minutes a restart restored
                     continue
                 days = 30.0 / burn_long if burn_long else float("inf")
-                out.append(
-                    self.emitter.alert(
-                        self.name,
-                        w.severity,
-                        "firing",
-                        service,
-                        env,
-                        subject,
-                        burn_long,
-                        w.factor,
-                        b,
-                        f"{name} {env} burns its processing-time error budget ({100 * budget:g} % over "
-                        f"{limit} a month) {burn_long:.1f}× too fast over {w.long_minutes} min and "
-                        f"{burn_short:.1f}× over {w.short_minutes} min (alert above {w.factor:g}×): at this "
-                        f"rate a month's budget lasts {days:.1f} days (R14).",
-                    )
+                alert = self.emitter.alert(
+                    self.name,
+                    w.severity,
+                    "firing",
+                    service,
+                    env,
+                    subject,
+                    burn_long,
+                    w.factor,
+                    b,
+                    f"{name} {env} burns its processing-time error budget ({100 * budget:g} % over "
+                    f"{limit} a month) {burn_long:.1f}× too fast over {w.long_minutes} min and "
+                    f"{burn_short:.1f}× over {w.short_minutes} min (alert above {w.factor:g}×): at this "
+                    f"rate a month's budget lasts {days:.1f} days (R14).",
                 )
+                if self.sent.get(alert.alert_id) is None:  # not sent before a restart
+                    self.sent[alert.alert_id] = (b, "firing")
+                    out.append(alert)
             elif not hot and episode is not None:
                 del state.episodes[w.name]
                 if episode.text in state.quiet:
                     state.quiet.discard(episode.text)
                     continue
-                out.append(
-                    self.emitter.alert(
-                        self.name,
-                        w.severity,
-                        "resolved",
-                        service,
-                        env,
-                        episode,
-                        burn_long,
-                        w.factor,
-                        b,
-                        f"{name} {env} processing time burns its budget {burn_long:.1f}× over "
-                        f"{w.long_minutes} min and {burn_short:.1f}× over {w.short_minutes} min, no longer "
-                        f"both above {w.factor:g}× (R14).",
-                        fired_us=episode.at,
-                    )
+                alert = self.emitter.alert(
+                    self.name,
+                    w.severity,
+                    "resolved",
+                    service,
+                    env,
+                    episode,
+                    burn_long,
+                    w.factor,
+                    b,
+                    f"{name} {env} processing time burns its budget {burn_long:.1f}× over "
+                    f"{w.long_minutes} min and {burn_short:.1f}× over {w.short_minutes} min, no longer "
+                    f"both above {w.factor:g}× (R14).",
+                    fired_us=episode.at,
                 )
+                if self.sent.get(alert.alert_id, (0, "firing"))[1] == "firing":
+                    self.sent[alert.alert_id] = (episode.at, "resolved")
+                    out.append(alert)
 
     def restore(self, rows: Iterable[Mapping[str, Any]], first_minute: dict[tuple[str, str], int]) -> None:
         """Firing episodes from `sno_alerts`, so the new engine ends them; and, when counts were restored,
         which boundaries have incomplete windows (episodes begun there were the old engine's to send)."""
         for row in rows:
-            if row.get("rule") != self.name or row["state"] != "firing":
+            if row.get("rule") != self.name:
                 continue
             subject = subject_of(row)
             if not isinstance(subject, EpisodeSubject):
                 continue
-            pair = (str(row["service"]), str(row["environment"]))
-            self._restored.setdefault(pair, {})[subject.window] = subject
+            self.sent[str(row["alert_id"])] = (subject.at, str(row["state"]))
+            if row["state"] == "firing":
+                pair = (str(row["service"]), str(row["environment"]))
+                self._restored.setdefault(pair, {})[subject.window] = subject
         for pair, minute in first_minute.items():
             self._warm[pair] = minute + max(self.lengths, default=1) * MINUTE_US
 

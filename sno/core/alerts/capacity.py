@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sno.core.alerts.emit import NAMES, Emitter
-from sno.core.alerts.model import Alert, MinuteSubject, at_key, subject_of
+from sno.core.alerts.model import Alert, MinuteSubject, alert_id, at_key, subject_of
 from sno.core.alerts.series import Series
 from sno.core.buckets import contributions
 from sno.core.calendar import Month
@@ -143,7 +143,7 @@ class Capacity:
         self.minutes = minutes
         #: alert id -> (service, environment, minute) of a firing minute; ids sent, with their minute
         self.firing: dict[str, tuple[str, str, int]] = {}
-        self.sent: dict[str, int] = {}
+        self.sent: dict[str, tuple[int, str]] = {}  # alert id -> (minute, state sent)
 
     def counted(self, service: str, env: str, minute: int, count: int, closed: bool) -> list[Alert]:
         """A minute's count grew: it fires the moment it passes the capacity; a minute already closed (its
@@ -166,7 +166,7 @@ class Capacity:
         )
         if alert.alert_id in self.sent:
             return []
-        self.sent[alert.alert_id] = minute
+        self.sent[alert.alert_id] = (minute, "firing")
         if closed:
             return [alert, self._resolved(service, env, minute)]
         self.firing[alert.alert_id] = (service, env, minute)
@@ -190,11 +190,13 @@ class Capacity:
         closes = [c for c in (close_of(t) for t in set(self.minutes.topic.values())) if c is not None]
         if closes:
             low = min(closes)
-            for aid in [a for a, m in self.sent.items() if m + 2 * MINUTE_US < low and a not in self.firing]:
+            keep = low - 8 * 3600 * 1_000_000  # longer than any minute is held (the burn windows)
+            for aid in [a for a, (m, _) in self.sent.items() if m < keep and a not in self.firing]:
                 del self.sent[aid]
         return out
 
     def _resolved(self, service: str, env: str, minute: int) -> Alert:
+        self.sent[alert_id(self.name, service, env, MinuteSubject(minute).text)] = (minute, "resolved")
         count, cap, end = (
             self.minutes.count(service, env, minute),
             self.minutes.capacity(service, minute),
@@ -225,7 +227,7 @@ class Capacity:
             else:  # a row from before subjects were typed: its event time lies in the minute
                 minute = instant_key(row.get("fired_at") or row["event_time"]) // MINUTE_US * MINUTE_US
             aid = str(row["alert_id"])
-            self.sent[aid] = minute
+            self.sent[aid] = (minute, str(row["state"]))
             if row["state"] == "firing":
                 self.firing[aid] = (str(row["service"]), str(row["environment"]), minute)
             else:

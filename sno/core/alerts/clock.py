@@ -1,7 +1,8 @@
 """The engine's event time: a watermark over its input sources, as Flink, Beam and Kafka Streams define it.
 
-Each source (topic, partition) has its newest event time. A watermark over a set of sources is the
-minimum of that over the ones that are *active*, so one fast partition cannot make another's events late;
+Each source (topic, partition) has its newest event time, and its mark: the oldest of its last few
+arrivals, so that one record far ahead does not move it. A watermark over a set of sources is the
+minimum of the marks of the ones that are *active*, so one fast partition cannot make another's events late;
 a source that has delivered nothing for ``idle`` (wall clock of arrival) stops holding it back, and a
 source that was revoked (``release``) no longer counts. Two horizons follow, per set of topics:
 
@@ -23,7 +24,7 @@ Snapshot topics count for ``time`` like any other but, being out of order by nat
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["ALL", "EventClock", "Source"]
 
@@ -34,11 +35,22 @@ ALL: frozenset[str] = frozenset()
 _SNAPSHOT_TOPICS = frozenset({"sno.incidents", "sno.outages", "sno.maintenance"})
 
 
+#: a source's watermark is the oldest of its last this many arrivals: one record far ahead (a retried one,
+#: a shuffled file) does not move it, as a bounded-disorder watermark would not either
+RECENT = 8
+
+
 @dataclass
 class _Seen:
-    newest: int
+    newest: int  # the newest event time seen: what later events are late against
     wall: int  # wall clock (µs) of the last arrival
     late_wall: int | None = None  # wall clock of the last arrival beyond the lateness
+    recent: list[int] = field(default_factory=list)  # the last RECENT event times (a ring)
+    at: int = 0
+
+    def mark(self) -> int:
+        """How far this source has demonstrably come: the oldest of its last arrivals."""
+        return min(self.recent) if self.recent else self.newest
 
 
 class EventClock:
@@ -62,7 +74,7 @@ class EventClock:
                 for topics, (close, _) in self._horizons.items()
                 if source[0] in topics
             )
-            self.sources[source] = _Seen(t, wall, wall if behind else None)
+            self.sources[source] = _Seen(t, wall, wall if behind else None, [t], 1)
             self.late_events += behind
             return
         if t < seen.newest - self.lateness_us and source[0] not in _SNAPSHOT_TOPICS:
@@ -71,6 +83,11 @@ class EventClock:
         if t > seen.newest:
             seen.newest = t
         seen.wall = wall
+        if len(seen.recent) < RECENT:
+            seen.recent.append(t)
+        else:
+            seen.recent[seen.at % RECENT] = t
+        seen.at += 1
 
     def release(self, source: Source) -> None:
         self.sources.pop(source, None)
@@ -116,7 +133,7 @@ class EventClock:
             elif any(s.late_wall is not None and self.wall - s.late_wall < self.idle_us for s in active):
                 continue  # an unsettled source: hold where they are
             else:
-                low = min(s.newest for s in active)
+                low = min(s.mark() for s in active)
                 cand_close, cand_time = low - self.lateness_us, low
             self._horizons[topics] = (
                 cand_close if close is None else max(close, cand_close),

@@ -138,13 +138,15 @@ class AlertEngine:
 
     def restore(
         self,
-        alert_rows: Iterable[Mapping[str, Any]],
+        alert_rows: Iterable[Mapping[str, Any]] = (),
         snapshot_rows: Iterable[Mapping[str, Any]] = (),
         counts: Iterable[tuple[str, tuple[Any, ...], tuple[int, ...]]] = (),
+        counts_since: datetime | None = None,
     ) -> None:
         """Take over after a restart: what was sent (`sno_alerts` rows or ``to_json`` objects), every
         version of the entities concerned (`sno_snapshots`, as records) and, optionally, the counts
-        already folded into units still open (rollup rows as ``contributions`` gives them)."""
+        already folded into units still open (rollup rows as ``contributions`` gives them), complete
+        from ``counts_since`` (None: from the first event ever)."""
         final: dict[str, dict[str, Any]] = {}
         for row in alert_rows:
             aid = str(row["alert_id"])
@@ -155,10 +157,11 @@ class AlertEngine:
         snapshots = list(snapshot_rows)
         counted = list(counts)
         first: dict[tuple[str, str], int] = {}
-        for family, key, _values in counted:
-            if family == "auth_minute":
-                minute = instant_key(key[3])
-                first[(key[0], key[1])] = min(first.get((key[0], key[1]), minute), minute)
+        if counts_since is not None:  # windows reaching back before it are incomplete: their starts not sent
+            since = instant_key(counts_since)
+            for family, key, _values in counted:
+                if family == "auth_minute":
+                    first[(key[0], key[1])] = since
         self.minutes.restore(counted)
         self.capacity.restore(rows)
         self.burn.restore(rows, first)

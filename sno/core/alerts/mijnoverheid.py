@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sno.core.alerts.emit import Emitter
-from sno.core.alerts.model import Alert, UnitSubject, at_key, subject_of
+from sno.core.alerts.model import Alert, UnitSubject, alert_id, at_key, subject_of
 from sno.core.alerts.series import Series
 from sno.core.alerts.settings import MO_MEASURES
 from sno.core.calendar import TZ
@@ -77,7 +77,7 @@ class MijnOverheidLimits:
         self.series: dict[tuple[str, str], Series] = {}  # (series name, environment)
         self.scans: dict[tuple[str, str], _Scan] = {}  # (measure, environment)
         self.firing: dict[str, tuple[str, str, int]] = {}  # per-second alerts: id -> (measure, env, second)
-        self.sent: dict[str, int] = {}
+        self.sent: dict[str, tuple[int, str]] = {}  # alert id -> (unit start, state sent)
         self._crossed: dict[tuple[str, str, int], int] = {}  # (measure, env, unit start) -> crossing instant
         self.dropped = 0
 
@@ -126,19 +126,11 @@ class MijnOverheidLimits:
             if "messages_per_second" not in self.rule.measures or limit is None or count <= limit:
                 return []
             fired = self._fire("messages_per_second", env, slot * _US, count, limit, slot * _US)
-            return fired + [
-                self._resolve("messages_per_second", env, slot * _US, (slot + 1) * _US, count, slot * _US)
-                for _ in fired
-            ]
+            return fired + self._resolve(
+                "messages_per_second", env, slot * _US, (slot + 1) * _US, count, slot * _US
+            )
         count = series.add(slot) + (series.get(slot, 1) if name == "message" else 0)
-        for measure in self.rule.measures:
-            if self._series_name(MO_MEASURES[measure][0], MO_MEASURES[measure][1]) != name:
-                continue
-            unit = MO_MEASURES[measure][3]
-            start = unit_bounds(t, unit)[0]
-            scan = self.scans.get((measure, env))
-            if unit != "second" and (scan is None or (scan.unit is None and start // step < scan.cursor)):
-                self.scans[(measure, env)] = _Scan(start // step)  # nothing judged yet: start at its unit
+        self._scan_from(name, env, t, step)
         out: list[Alert] = []
         if name == "message" and "messages_per_second" in self.rule.measures:
             limit = self._limit("messages_per_second", t)
@@ -167,26 +159,35 @@ class MijnOverheidLimits:
         )
         if alert.alert_id in self.sent:
             return []
-        self.sent[alert.alert_id] = start
+        self.sent[alert.alert_id] = (start, "firing")
         return [alert]
 
-    def _resolve(self, measure: str, env: str, start: int, end: int, count: int | None, fired: int) -> Alert:
+    def _resolve(
+        self, measure: str, env: str, start: int, end: int, count: int | None, fired: int
+    ) -> list[Alert]:
+        subject = UnitSubject(measure, start)
+        aid = alert_id(self.name, "mijnoverheid", env, subject.text)
+        if self.sent.get(aid, (0, ""))[1] != "firing":
+            return []  # never sent firing here, or resolved already (before a restart)
+        self.sent[aid] = (start, "resolved")
         noun, unit = _WORDS[measure]
         limit = self._limit(measure, start)
-        return self.emitter.alert(
-            self.name,
-            self.rule.severity,
-            "resolved",
-            "mijnoverheid",
-            env,
-            UnitSubject(measure, start),
-            count,
-            limit,
-            end,
-            f"The {unit} from {at_key(start):%Y-%m-%d %H:%M:%S} ended with {count or 0:,} "
-            f"{noun} against the MijnOverheid limit of {limit or 0:,} per {unit} (R18).",
-            fired_us=fired,
-        )
+        return [
+            self.emitter.alert(
+                self.name,
+                self.rule.severity,
+                "resolved",
+                "mijnoverheid",
+                env,
+                UnitSubject(measure, start),
+                count,
+                limit,
+                end,
+                f"The {unit} from {at_key(start):%Y-%m-%d %H:%M:%S} ended with {count or 0:,} "
+                f"{noun} against the MijnOverheid limit of {limit or 0:,} per {unit} (R18).",
+                fired_us=fired,
+            )
+        ]
 
     def advance(self, close_of: Callable[[str], int | None]) -> list[Alert]:
         out: list[Alert] = []
@@ -198,14 +199,16 @@ class MijnOverheidLimits:
                 count = (
                     series.get(second // _US) + series.get(second // _US, 1) if series is not None else None
                 )
-                out.append(self._resolve(measure, env, second, second + _US, count, second))
+                out += self._resolve(measure, env, second, second + _US, count, second)
         for (measure, env), scan in sorted(self.scans.items()):
             close = close_of(TOPIC[self._series_name(MO_MEASURES[measure][0], MO_MEASURES[measure][1]) or ""])
             if close is not None:
                 out += self._judge(measure, env, scan, close)
         if messages is not None:
             for aid in [
-                a for a, t in self.sent.items() if t + 2 * 86_400 * _US < messages and a not in self.firing
+                a
+                for a, (t, _) in self.sent.items()
+                if t + 3 * 86_400 * _US < messages and a not in self.firing
             ]:
                 del self.sent[aid]
         return out
@@ -244,7 +247,7 @@ class MijnOverheidLimits:
             if b == end_slot:
                 if scan.fired is not None:
                     crossed = self._crossed.pop((measure, env, scan.unit[0]), scan.unit[0])
-                    out.append(self._resolve(measure, env, scan.unit[0], scan.unit[1], scan.count, crossed))
+                    out += self._resolve(measure, env, scan.unit[0], scan.unit[1], scan.count, crossed)
                 scan.unit = None
         return out
 
@@ -260,7 +263,7 @@ class MijnOverheidLimits:
             if not isinstance(subject, UnitSubject):
                 continue
             aid = str(row["alert_id"])
-            self.sent[aid] = subject.at
+            self.sent[aid] = (subject.at, str(row["state"]))
             if row["state"] == "firing" and MO_MEASURES[subject.measure][3] == "second":
                 self.firing[aid] = (subject.measure, str(row["environment"]), subject.at)
             elif (
@@ -283,7 +286,21 @@ class MijnOverheidLimits:
                 continue
             step = _US if name == "message" else 60 * _US
             series = self.series.setdefault((name, key[1]), Series(step, 2 if name == "message" else 1))
-            series.add(series.slot(instant_key(key[3])), (int(values[0]),))
+            t = instant_key(key[3])
+            series.add(series.slot(t), (int(values[0]),))
+            self._scan_from(name, key[1], t, step)
+
+    def _scan_from(self, name: str, env: str, t: int, step: int) -> None:
+        """Hourly and daily measures of this series are judged from the unit of ``t`` on (or from an
+        earlier unit, while nothing has been judged yet)."""
+        for measure in self.rule.measures:
+            kind, api, _attr, unit, _step = MO_MEASURES[measure]
+            if unit == "second" or self._series_name(kind, api) != name:
+                continue
+            start = unit_bounds(t, unit)[0]
+            scan = self.scans.get((measure, env))
+            if scan is None or (scan.unit is None and start // step < scan.cursor):
+                self.scans[(measure, env)] = _Scan(start // step)
 
     def forget(self, close_of: Callable[[str], int | None], keep_us: int) -> None:
         for (name, _env), series in self.series.items():
