@@ -26,8 +26,9 @@ from typing import Any
 from sno.core.alerts.capacity import MINUTE_US, AuthMinutes
 from sno.core.alerts.clock import EventClock
 from sno.core.alerts.emit import NAMES
+from sno.core.alerts.entity import TimelineRule
 from sno.core.alerts.model import Alert, MonthSubject, OutageSubject, Subject, at_key
-from sno.core.alerts.timeline import Claim, Group, Key, TimelineRule, Transition
+from sno.core.alerts.timeline import Claim, Group, Key, Transition
 from sno.core.buckets import MonthInputs
 from sno.core.calendar import Month
 from sno.core.intervals import Interval, instant_key, intersect, subtract, union

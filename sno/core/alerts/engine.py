@@ -17,13 +17,13 @@ from sno.core.alerts.burn import BurnRate
 from sno.core.alerts.capacity import AuthMinutes, Capacity
 from sno.core.alerts.clock import EventClock, Source
 from sno.core.alerts.emit import Emitter, wall_clock
+from sno.core.alerts.entity import TimelineRule
 from sno.core.alerts.incident_clock import IncidentClock
 from sno.core.alerts.maintenance import MaintenanceValidity
 from sno.core.alerts.mijnoverheid import MijnOverheidLimits
 from sno.core.alerts.model import Alert, aware
 from sno.core.alerts.p1_notice import P1Notice
 from sno.core.alerts.settings import AlertRules, load_alert_rules
-from sno.core.alerts.timeline import TimelineRule
 from sno.core.catalogue import Catalogue
 from sno.core.dedup import event_time
 from sno.core.intervals import instant_key

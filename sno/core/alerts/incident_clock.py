@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sno.core.alerts.emit import NAMES
+from sno.core.alerts.entity import TimelineRule
 from sno.core.alerts.model import Subject, ThresholdSubject, at_key
-from sno.core.alerts.timeline import Claim, Group, Key, TimelineRule, Transition
+from sno.core.alerts.timeline import Claim, Group, Key, Transition
 from sno.core.buckets import MonthInputs
 from sno.core.calendar import Month
 from sno.core.catalogue import IncidentTargets, ResolutionTarget, VersionNorms

@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from sno.core.alerts.emit import NAMES
+from sno.core.alerts.entity import TimelineRule
 from sno.core.alerts.model import MaintenanceSubject, Subject, at_key
-from sno.core.alerts.timeline import Claim, Group, Key, TimelineRule, Transition
+from sno.core.alerts.timeline import Claim, Group, Key, Transition
 from sno.core.buckets import MonthInputs
 from sno.core.calendar import TZ, Month
 from sno.core.intervals import instant_key, intersect, total_seconds

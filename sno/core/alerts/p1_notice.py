@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from sno.core.alerts.emit import NAMES
+from sno.core.alerts.entity import TimelineRule
 from sno.core.alerts.incident_clock import incident_facts, resolved_at
 from sno.core.alerts.model import IncidentSubject, Subject, at_key
-from sno.core.alerts.timeline import Claim, Group, Key, TimelineRule, Transition
+from sno.core.alerts.timeline import Claim, Group, Key, Transition
 from sno.core.intervals import instant_key
 
 __all__ = ["P1Notice"]
