@@ -70,7 +70,8 @@ class AuthMinutes:
             return None
         _family, key, values = rows[0]
         service, env, minute = key[0], key[1], t - t % MINUTE_US  # key[3] is this minute (UTC)
-        self.topic.setdefault((service, env), topic)
+        if (service, env) not in self.topic:
+            self.topic[(service, env)] = topic
         closed = close is not None and minute + MINUTE_US <= close
         if closed:
             assert close is not None
@@ -86,9 +87,7 @@ class AuthMinutes:
         series = self.series.get((service, env))
         if series is None:
             series = self.series[(service, env)] = Series(MINUTE_US, 3)  # count, within, counted late
-        slot = minute // MINUTE_US
-        series.add(slot, values)
-        count = series.get(slot) + series.get(slot, 2)
+        count = series.add(minute // MINUTE_US, values, total=(0, 2))
         cap = self.capacity(service, minute)
         if cap is not None and count > cap:
             over = self.over.setdefault((service, env), set())
@@ -144,6 +143,7 @@ class Capacity:
         #: alert id -> (service, environment, minute) of a firing minute; ids sent, with their minute
         self.firing: dict[str, tuple[str, str, int]] = {}
         self.sent: dict[str, tuple[int, str]] = {}  # alert id -> (minute, state sent)
+        self._over_sent: set[tuple[str, str, int]] = set()  # minutes whose breach was decided (hot path)
 
     def counted(self, service: str, env: str, minute: int, count: int, closed: bool) -> list[Alert]:
         """A minute's count grew: it fires the moment it passes the capacity; a minute already closed (its
@@ -151,6 +151,9 @@ class Capacity:
         cap = self.minutes.capacity(service, minute)
         if cap is None or count <= cap or env not in self.rule.environments:
             return []
+        if (service, env, minute) in self._over_sent:
+            return []  # the minute's breach is sent; the events after it change nothing until its end
+        self._over_sent.add((service, env, minute))
         subject = MinuteSubject(minute)
         alert = self.emitter.alert(
             self.name,
@@ -193,6 +196,7 @@ class Capacity:
             keep = low - 8 * 3600 * 1_000_000  # longer than any minute is held (the burn windows)
             for aid in [a for a, (m, _) in self.sent.items() if m < keep and a not in self.firing]:
                 del self.sent[aid]
+            self._over_sent = {k for k in self._over_sent if k[2] >= keep}
         return out
 
     def _resolved(self, service: str, env: str, minute: int) -> Alert:

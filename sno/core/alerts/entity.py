@@ -157,7 +157,9 @@ class TimelineRule:
                     self.by_group.setdefault(key, set()).add(aid)
         return group
 
-    def _claims(self, group: Group) -> list[dict[Subject, Claim]]:
+    def _claims(self, group: Group, fresh: bool = False) -> list[dict[Subject, Claim]]:
+        if fresh and group.stale:
+            group.claims, group.stale = [], False
         while len(group.claims) < len(group.states):
             u, know = group.states[len(group.claims)]
             group.claims.append(self.claims(group, know, u))
@@ -168,7 +170,9 @@ class TimelineRule:
             self._adopt(group)
         if cap is not None and horizon is not None:
             horizon = min(horizon, cap)
-        transitions, due = simulate(group.states, self._claims(group), horizon)
+        # the eager path may use claims computed before a change they depend on: it sends only fires
+        # that the arriving snapshot itself proves
+        transitions, due = simulate(group.states, self._claims(group, fresh=gate), horizon)
         out: list[Alert] = []
         simulated: set[str] = set()
         waiting = False

@@ -27,15 +27,16 @@ class Series:
     def slot(self, t_us: int) -> int:
         return t_us // self.step_us
 
-    def add(self, slot: int, values: tuple[int, ...] = (1,)) -> int:
-        """Add to one slot; returns its new first counter."""
+    def add(self, slot: int, values: tuple[int, ...] = (1,), total: tuple[int, ...] = (0,)) -> int:
+        """Add to one slot; returns the sum of its counters ``total`` (by default the first) afterwards."""
         day, i = divmod(slot, self.per_day)
         chunk = self.chunks.get(day)
         if chunk is None:
             chunk = self.chunks[day] = [array("I", bytes(4 * self.per_day)) for _ in range(self.width)]
         for col, v in enumerate(values):
-            chunk[col][i] += v
-        return chunk[0][i]
+            if v:
+                chunk[col][i] += v
+        return sum(chunk[col][i] for col in total) if len(total) > 1 else chunk[total[0]][i]
 
     def get(self, slot: int, col: int = 0) -> int:
         day, i = divmod(slot, self.per_day)

@@ -71,6 +71,7 @@ class Group:
         self.states: list[tuple[int, dict[str, dict[str, Any]]]] = []
         self.claims: list[dict[Subject, Claim]] = []
         self.dirty = True
+        self.stale = False  # claims computed before a change they depend on (see invalidate)
         self.due: int | None = None  # earliest instant at which time passing decides something
 
     def add(self, member: str, u: int, record: Mapping[str, Any]) -> bool:
@@ -90,7 +91,9 @@ class Group:
         return True
 
     def invalidate(self) -> None:
-        self.claims = []
+        """Something the claims depend on besides the versions changed (minutes over capacity): they are
+        computed again before anything waiting on the topic is decided."""
+        self.stale = True
         self.dirty = True
 
     def _rebuild(self, changed_u: int) -> None:
