@@ -38,6 +38,7 @@ class MaintenanceValidity(TimelineRule):
         super().__init__(*args, **kwargs)
         #: (service, environment, maintenance id) -> the month groups it has been seen in (a moved window)
         self.homes: dict[tuple[str, str, str], set[Key]] = {}
+        self._alone_cache: dict[tuple[Key, str], bool] = {}
 
     def groups_of(self, record: Mapping[str, Any]) -> list[Key]:
         service, env = record["service"], record.get("environment") or "production"
@@ -87,10 +88,7 @@ class MaintenanceValidity(TimelineRule):
             if hours <= 0:
                 continue
             r = v.record
-            alone_ctx = self._context(group, [r])
-            alone = alone_ctx is not None and any(
-                self._invalid(alone_ctx, w) > 0 for w in classify_maintenance(alone_ctx)
-            )
+            alone = self._alone(group, r)
             announced = r.get("announced_at")
             start = min(u, instant_key(announced)) if alone and announced is not None else u
             data = {"hours": hours, "why": v.why, "record": r, "afnemer_id": r.get("afnemer_id")}
@@ -98,6 +96,18 @@ class MaintenanceValidity(TimelineRule):
                 start, instant_key(r["ends_at"]), alone, severity, data
             )
         return out
+
+    def _alone(self, group: Group, record: dict[str, Any]) -> bool:
+        """Whether a window is invalid on its own (whatever the others): then its snapshot proves it."""
+        key = (group.key, repr(sorted((k, repr(v)) for k, v in record.items())))
+        if key not in self._alone_cache:
+            ctx = self._context(group, [record])
+            self._alone_cache[key] = ctx is not None and any(
+                self._invalid(ctx, w) > 0 for w in classify_maintenance(ctx)
+            )
+            if len(self._alone_cache) > 10_000:
+                self._alone_cache.clear()
+        return self._alone_cache[key]
 
     def describe(self, group: Group, tr: Transition) -> tuple[float | int | None, float | int | None, str]:
         d = tr.claim.data
