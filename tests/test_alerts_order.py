@@ -6,6 +6,7 @@ something that has ended; nothing breaches for an incident resolved within its t
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -416,3 +417,47 @@ def test_the_maintenance_and_availability_histories_raise_what_the_report_counts
         ("2026-04 budget", "firing", at("2026-04-03T10:56:00+02:00")),
         ("2026-04 budget", "resolved", at("2026-05-01T00:00:00+02:00")),
     } <= avail
+
+
+def test_the_budget_is_judged_on_the_sets_the_report_measures() -> None:
+    """R6–R9, R16: for simulated months of every service, the availability rule's H, M and U (from the
+    core's sets) are the report's availability KPI, for the service and for www.digid.nl."""
+    from schemas.validate import Accepted, validate
+    from sno.core.alerts.availability import AvailabilityBudget
+    from sno.core.buckets import MonthInputs
+    from sno.core.calendar import Month
+    from sno.core.rules.availability import availability_kpis
+    from sno.core.rules.common import Context
+    from sno.core.snapshots import Snapshots
+    from sno.simulate import simulate
+
+    rule = next(r for r in engine().entities if isinstance(r, AvailabilityBudget))
+    month = Month(2026, 4)
+    checked = 0
+    for seed in (0, 1, 2):
+        out = io.BytesIO()
+        simulate(month, scale=0.0005, seed=seed, out=out)
+        lines = out.getvalue().splitlines()
+        records = [r.record for line in lines if isinstance(r := validate(line), Accepted)]
+        snaps, inputs = Snapshots.from_events(records), MonthInputs.from_events(records, CATALOGUE)
+        for service in ("digid", "digid-machtigen", "mijnoverheid"):
+            norms = CATALOGUE.norms_for(service, 2026, 4)
+            assert norms is not None
+            for env in ("production", "preproduction"):
+                ctx = Context(service, env, month, norms, inputs, snaps)
+                kpis = availability_kpis(ctx)
+                for kpi_id, website in (("availability", False), ("availability_website", True)):
+                    sets = rule.measure(ctx, website)
+                    if sets is None:  # no window, or no norm: no budget to judge
+                        assert kpi_id not in kpis or kpis[kpi_id].status in ("no_data", "info")
+                        continue
+                    extra = kpis[kpi_id].model_extra or {}
+                    assert sets.hours == pytest.approx(extra["hours"], abs=1e-4)
+                    assert sets.maintenance_hours == pytest.approx(extra["maintenance_hours"], abs=1e-4)
+                    assert sets.unavailable_hours == pytest.approx(extra["unavailable_hours"], abs=1e-4)
+                    counted = {
+                        i["id"] for i in extra["items"] if i["kind"] == "outage" and i["counted"] == "U"
+                    }
+                    assert {str(o["outage_id"]) for o in sets.outages} == counted
+                    checked += 1
+    assert checked >= 18

@@ -1,26 +1,27 @@
 """``availability_budget`` (R6–R9, R16): the month's unavailability budget, judged on the month's own
 timeline of outage and maintenance snapshots.
 
-The group is one service, environment and month. For each knowledge state the core's
-``availability_kpis`` says what counts, exactly as the report does: H and M of the whole month (planned
-maintenance still to come included), which outages count as U (R8 causes, R9 maintenance, R16 minutes
-over capacity, from the capacity rule). Budget = (H − M) × (100 − norm) %, in minutes. Claims:
+The group is one service, environment and month. For each knowledge state, H, M and U are the sets the
+core defines them by — the availability window (``window_of``, R7), valid maintenance and maintenance
+counted as U (``classify_maintenance``, R9), outages whose cause is not excluded (R8), minutes over
+capacity (``capacity_minutes``, R16, from the capacity rule) — composed as R6 composes them (the same
+sets ``availability_kpis`` measures; tests/test_alerts_order.py checks they give the report's figures).
+H and M are the whole month's (planned maintenance still to come included). Budget = (H − M) × (100 −
+norm) %, in minutes. Claims:
 
-- ``outage ID``: a counted outage, from ``started_at`` to ``ended_at`` (page).
+- ``outage ID``: an outage with time that counts as U, from ``started_at`` to ``ended_at`` (page).
 - ``YYYY-MM budget``: from the instant U passes the budget to the month's end (page).
 - ``YYYY-MM projection``: from the first whole hour (``projection_every_minutes``) at which U at the
   month's rate so far would exceed the budget (after ``projection_min_elapsed_hours`` of the window)
-  to the first at which it no longer would (or the month's end) (ticket).
+  to the first at which it no longer would while budget remains (or the month's end) (ticket).
 
-When U accrued is read from the unavailability set built from the same core functions the KPI uses
-(``window_of``, ``classify_maintenance``, the outages the KPI counts, the capacity minutes), and the
-set's total is checked against the KPI's ``unavailable_hours``. (www.digid.nl: `` website`` subjects.)
+www.digid.nl has its own window and norm (`` website`` subjects, R7).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sno.core.alerts.capacity import MINUTE_US, AuthMinutes
@@ -32,13 +33,12 @@ from sno.core.alerts.timeline import Claim, Group, Key, Transition
 from sno.core.buckets import MonthInputs
 from sno.core.calendar import Month
 from sno.core.intervals import Interval, instant_key, intersect, subtract, union
-from sno.core.rules.availability import availability_kpis, capacity_minutes, classify_maintenance, window_of
+from sno.core.rules.availability import capacity_minutes, classify_maintenance, window_of
 from sno.core.rules.common import Context
 from sno.core.snapshots import Snapshots
 
 __all__ = ["AvailabilityBudget"]
 
-log = logging.getLogger(__name__)
 #: the stream whose minutes over capacity a service's availability leaves out (R16)
 _CAPACITY_TOPIC = {"digid": "sno.authentications", "digid-machtigen": "sno.transactions"}
 _NEVER = -(2**62)
@@ -47,6 +47,29 @@ _Spans = list[tuple[int, int]]
 
 def _keys(intervals: list[Interval]) -> _Spans:
     return [(instant_key(a), instant_key(b)) for a, b in intervals]
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """The month's availability as typed sets (µs spans) and the outages that count (R6–R9)."""
+
+    u: _Spans
+    window: _Spans
+    m: _Spans
+    norm: float
+    outages: list[dict[str, Any]]
+
+    @property
+    def hours(self) -> float:
+        return sum(b - a for a, b in self.window) / 3.6e9
+
+    @property
+    def maintenance_hours(self) -> float:
+        return sum(b - a for a, b in self.m) / 3.6e9
+
+    @property
+    def unavailable_hours(self) -> float:
+        return sum(b - a for a, b in self.u) / 3.6e9
 
 
 def _upto(spans: _Spans, t: int) -> int:
@@ -138,26 +161,43 @@ class AvailabilityBudget(TimelineRule):
                 )
         return Context(group.service, group.environment, month, norms, inputs, snaps)
 
-    def _unavailable(self, ctx: Context, website: bool) -> tuple[_Spans, _Spans, _Spans]:
-        """U, the window and M as spans, from the core's sets, composed as the KPI composes them (R6–R9)."""
+    def measure(self, ctx: Context, website: bool) -> _Measure | None:
+        """H, M and U of the month as sets, from the core's own sets (``window_of`` R7,
+        ``classify_maintenance`` R9, ``capacity_minutes`` R16, the norms' excluded causes R8), composed as
+        R6 composes them: U = (counted outages ∪ maintenance counted as U) ∩ window − M − over capacity.
+        None when the SNO states no window (or no norm) for it."""
         norms, month = ctx.norms, ctx.month
-        avail = norms.availability["website" if website else ctx.environment]
+        split = "website" in norms.availability
+        if website and (not split or ctx.environment != "production"):
+            return None  # www.digid.nl has a production norm only (R7)
+        avail = norms.availability.get("website" if website else ctx.environment)
+        if avail is None or avail.norm is None:
+            return None
         window = window_of(ctx.calendar, avail.window, month.start, month.end)
         verdicts = classify_maintenance(ctx)
         m_set = intersect(union(iv for v in verdicts for iv in v.m), window)
         excluded = set(norms.excluded_causes)
-        split = "website" in norms.availability
-        counted: list[Interval] = []
+        outages: list[tuple[dict[str, Any], Interval]] = []
         for o in ctx.snapshots_of("outage"):
             if (split and (o.get("function") == "website") != website) or o.get("cause") in excluded:
                 continue
-            counted.append(Interval(o["started_at"], o.get("ended_at") or month.end))
+            outages.append((o, Interval(o["started_at"], o.get("ended_at") or month.end)))
+        counted = [iv for _o, iv in outages]
         capacity: list[Interval] = []
         if not website:  # maintenance as U and minutes over capacity concern the service only (R7, R16)
             counted += [iv for v in verdicts for iv in v.u]
             capacity = capacity_minutes(ctx)
-        u_set = subtract(subtract(intersect(union(counted), window), m_set), capacity)
-        return _keys(u_set), _keys(window), _keys(m_set)
+
+        def unavailable(ivs: list[Interval]) -> list[Interval]:
+            return subtract(subtract(intersect(union(ivs), window), m_set), capacity)
+
+        return _Measure(
+            u=_keys(unavailable(counted)),
+            window=_keys(window),
+            m=_keys(m_set),
+            norm=float(avail.norm),
+            outages=[o for o, iv in outages if unavailable([iv])],
+        )
 
     def claims(self, group: Group, know: dict[str, dict[str, Any]], u: int) -> dict[Subject, Claim]:
         ctx = self._context(group, know)
@@ -166,31 +206,18 @@ class AvailabilityBudget(TimelineRule):
         rule = self.rules.availability_budget
         month = ctx.month
         month_end = instant_key(month.end)
-        kpis = availability_kpis(ctx)
         out: dict[Subject, Claim] = {}
-        for kpi_id, website in (("availability", False), ("availability_website", True)):
-            kpi = kpis.get(kpi_id)
-            if kpi is None or kpi.status == "no_data" or kpi.norm is None:
+        for website in (False, True):
+            sets = self.measure(ctx, website)
+            if sets is None or sets.hours - sets.maintenance_hours <= 0:
                 continue
-            extra = kpi.model_extra or {}
-            h, m, norm = float(extra["hours"]), float(extra["maintenance_hours"]), float(kpi.norm)
-            budget = round((h - m) * (100.0 - norm) / 100.0 * 60, 1)
-            spans, window, m_spans = self._unavailable(ctx, website)
-            total = sum(b - a for a, b in spans)
-            if abs(total / 3.6e9 - float(extra["unavailable_hours"])) > 1e-3:
-                log.warning(
-                    "availability profile of %s differs from the KPI: %.4f h vs %.4f h",
-                    group.key,
-                    total / 3.6e9,
-                    extra["unavailable_hours"],
-                )
-            data = {"budget": budget, "norm": norm, "spans": spans, "website": website, "hours": h - m}
-            for item in extra.get("items", []):
-                if item.get("kind") != "outage" or item.get("counted") != "U":
-                    continue
-                o = know["o:" + str(item["id"])]
+            hm = sets.hours - sets.maintenance_hours
+            budget = round(hm * (100.0 - sets.norm) / 100.0 * 60, 1)
+            spans = sets.u
+            data = {"budget": budget, "norm": sets.norm, "spans": spans, "website": website, "hours": hm}
+            for o in sets.outages:
                 start, ended = instant_key(o["started_at"]), o.get("ended_at")
-                out[OutageSubject(str(item["id"]), website)] = Claim(
+                out[OutageSubject(str(o["outage_id"]), website)] = Claim(
                     start,
                     instant_key(ended) if ended is not None else None,
                     start <= u,
@@ -198,7 +225,7 @@ class AvailabilityBudget(TimelineRule):
                     {**data, "afnemer_id": o.get("afnemer_id")},
                 )
             need = round(budget * 60e6)
-            if total > need:
+            if sum(b - a for a, b in spans) > need:
                 acc, when = 0, month_end
                 for a, b in spans:
                     if acc + (b - a) > need:
@@ -208,7 +235,7 @@ class AvailabilityBudget(TimelineRule):
                 out[MonthSubject(str(month), "budget", website)] = Claim(
                     when, month_end, False, rule.exhausted_severity, data
                 )
-            hot = self._projection(month, spans, window, m_spans, h - m, budget)
+            hot = self._projection(month, spans, sets.window, sets.m, hm, budget)
             if hot is not None:
                 out[MonthSubject(str(month), "projection", website)] = Claim(
                     hot[0], hot[1], False, rule.projection_severity, data
