@@ -714,3 +714,38 @@ def test_emitted_at_comes_from_the_clock_and_event_time_is_aware() -> None:
     out = feed(e, auths("digid-machtigen", at("2026-04-02T10:00:00+02:00"), 1001))
     assert out[0].emitted_at == datetime(2026, 4, 2, 8, 0, 55, tzinfo=UTC)
     assert out[0].event_time.utcoffset() == timedelta(hours=2)
+
+
+def test_incidents_long_resolved_are_forgotten_and_a_late_snapshot_of_one_sends_nothing_again() -> None:
+    """Bounded memory: an incident is forgotten 48 h after its resolution, down to the ledger of what was
+    sent, so a copy of its last snapshot arriving weeks later raises nothing a second time."""
+    e = engine()
+    day = at("2026-04-01T10:00:00+02:00")
+    sizes, first = [], None
+    for d in range(40):
+        t = day + timedelta(days=d)
+        steps: list[Any] = [
+            incident(f"L{d}", (t + timedelta(minutes=5)).isoformat(), t.isoformat()),
+            incident(
+                f"L{d}",
+                (t + timedelta(hours=7, minutes=5)).isoformat(),
+                t.isoformat(),
+                status="resolved",
+                resolved=(t + timedelta(hours=7)).isoformat(),
+            ),
+            t + timedelta(hours=20),
+        ]
+        out = settle(e, steps)
+        first = first or [a for a in out if a.subject.startswith("L0 ")]
+        sizes.append(sum(len(g.versions) for rule in e.entities for g in rule.groups.values()))
+    assert only(first, "incident_clock", "resolved")  # L0 breached its 6 h and resolved
+    assert max(sizes[-10:]) <= 8  # the versions of the last two days or so: not growing with the days
+    assert all(len(tomb[0]) <= 4 for rule in e.entities for tomb in rule.tombs.values())  # only the ledger
+    late = incident(
+        "L0",
+        "2026-04-01T17:05:00+02:00",
+        "2026-04-01T10:00:00+02:00",
+        status="resolved",
+        resolved="2026-04-01T17:00:00+02:00",
+    )
+    assert settle(e, [late]) == []

@@ -110,6 +110,9 @@ class AvailabilityBudget(TimelineRule):
             month = month.next()
         return sorted(home)
 
+    def forgot(self, group: Group) -> None:
+        self._forget_homes(self.homes, group)
+
     def group_of_alert(
         self, service: str, environment: str, subject: Subject | None, text: str
     ) -> Key | None:

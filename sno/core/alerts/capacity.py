@@ -52,7 +52,7 @@ class AuthMinutes:
             local = at_key(minute_us)
             norms = self.catalogue.norms_for(service, local.year, local.month)
             self._caps[key] = norms.performance.capacity_per_minute if norms and norms.performance else None
-            if len(self._caps) > 10_000:
+            if len(self._caps) > 4096:  # a bounded cache
                 self._caps.clear()
         return self._caps[key]
 

@@ -315,8 +315,18 @@ class TimelineRule:
             self.fired.pop(a, None)
             self.meta.pop(a, None)
         del self.groups[group.key]
+        self.forgot(group)
         for key in [k for k, (_, at) in self.tombs.items() if at + _TOMB_US < time]:
             del self.tombs[key]
+
+    def forgot(self, group: Group) -> None:
+        """A group was forgotten: a rule drops what it kept about it elsewhere."""
+
+    def _forget_homes(self, homes: dict[Any, set[Key]], group: Group) -> None:
+        for member in [m for m, keys in homes.items() if group.key in keys]:
+            homes[member].discard(group.key)
+            if not homes[member]:
+                del homes[member]
 
 
 @dataclass(frozen=True)

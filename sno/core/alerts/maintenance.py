@@ -49,6 +49,9 @@ class MaintenanceValidity(TimelineRule):
     def member(self, record: Mapping[str, Any]) -> str:
         return str(record["maintenance_id"])
 
+    def forgot(self, group: Group) -> None:
+        self._forget_homes(self.homes, group)
+
     def group_of_alert(
         self, service: str, environment: str, subject: Subject | None, text: str
     ) -> Key | None:
@@ -105,7 +108,7 @@ class MaintenanceValidity(TimelineRule):
             self._alone_cache[key] = ctx is not None and any(
                 self._invalid(ctx, w) > 0 for w in classify_maintenance(ctx)
             )
-            if len(self._alone_cache) > 10_000:
+            if len(self._alone_cache) > 4096:  # a bounded cache
                 self._alone_cache.clear()
         return self._alone_cache[key]
 
