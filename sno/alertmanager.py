@@ -6,6 +6,12 @@ rule; ``severity``, ``service``, ``environment``, ``afnemer_id`` and ``subject``
 and route on); the human text and the figures go in annotations. A resolved alert is posted again with
 ``endsAt`` set, which is how Alertmanager learns that it is over.
 
+Times are event times (docs/interfaces.md): ``startsAt`` is when the breach began, ``endsAt`` when it ended,
+not when the engine got to know. A replayed breach (history read late: a month replayed, a snapshot
+arriving late) often comes with its firing and its resolution in one batch; it is then posted once, as
+resolved, with both ``startsAt`` and ``endsAt``, so Alertmanager records it without paging anyone for a
+breach that is already over.
+
 Posting never raises into the caller: the stream must not stop because a pager is down. The result says
 what could not be delivered, so the caller can log it or try again later.
 """
@@ -27,7 +33,11 @@ __all__ = ["PostResult", "alertmanager_payload", "post_alerts"]
 def _as_dict(alert: Any) -> dict[str, Any]:
     if isinstance(alert, Mapping):
         return dict(alert)
-    return alert.as_json()
+    out = alert.to_json()
+    fired = getattr(alert, "fired_at", None)
+    if fired is not None:
+        out["fired_at"] = fired.isoformat()
+    return out
 
 
 def _text(value: Any) -> str:
@@ -39,11 +49,11 @@ def _text(value: Any) -> str:
 
 
 def alertmanager_payload(alert: Any) -> dict[str, Any]:
-    """One alert (an ``Alert`` or its ``as_json()`` dict) as an Alertmanager API v2 ``postableAlert``.
+    """One alert (an ``Alert`` or its ``to_json()`` dict) as an Alertmanager API v2 ``postableAlert``.
 
-    ``startsAt`` is the event time of firing; for a resolved alert ``endsAt`` is its event time (the
-    firing instant is not known from the resolved record alone, and Alertmanager keeps the start it
-    already holds for the same label set).
+    ``startsAt`` is the event time of firing; for a resolved alert ``endsAt`` is its event time and
+    ``startsAt`` its firing event time when known (an ``Alert`` carries it as ``fired_at``; a bare JSON
+    object does not, and Alertmanager then keeps the start it holds for the same label set).
     """
     a = _as_dict(alert)
     labels = {
@@ -65,9 +75,17 @@ def alertmanager_payload(alert: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"labels": labels, "annotations": annotations}
     if a["state"] == "resolved":
         body["endsAt"] = _text(a["event_time"])
+        if a.get("fired_at"):
+            body["startsAt"] = _text(a["fired_at"])
     else:
         body["startsAt"] = _text(a["event_time"])
     return body
+
+
+def _coalesced(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A firing whose resolution is in the same call is left out: the resolved post carries both times."""
+    resolved = {a.get("alert_id") for a in items if a.get("state") == "resolved" and a.get("fired_at")}
+    return [a for a in items if not (a.get("state") == "firing" and a.get("alert_id") in resolved)]
 
 
 @dataclass
@@ -98,7 +116,7 @@ def post_alerts(
     still failed come back in ``PostResult.failed`` (as ``as_json()`` dicts) with the last error."""
     result = PostResult()
     try:
-        items = [_as_dict(a) for a in alerts]
+        items = _coalesced([_as_dict(a) for a in alerts])
     except Exception as exc:  # a caller's bad input must not stop the stream either
         result.error = f"cannot read alerts: {exc}"
         return result

@@ -4,6 +4,11 @@ A live worker runs on the benchmark's store; authentications stream in at the gi
 now), and every half second a maintenance snapshot arrives that announces a planned window outside
 00:00–06:00 (R9), which the engine must flag at once (`maintenance_invalid`). The latency of each is
 the time from its publication to the arrival of its alert on `sno.alerts`.
+
+`python -m streams.alert_bench order FILE` reads a simulated month (`sno simulate`) in event order,
+shuffled, with the authentications read first and last, and with a restart in the middle, and reports
+how many alerts differ from event order, how many are left firing, and which breaches that history holds
+(by the core's own facts over the final snapshots) raised no alert (issue 14).
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
+
+from sno.core.calendar import TZ
 
 TRIGGERS = 60
 TRIGGER_EVERY = 0.5
@@ -113,3 +121,188 @@ def alert_latency(bootstrap: str, folder: Path, rate: float) -> dict[str, float 
     p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
     return {"alert_latency_p50_ms": round(statistics.median(latencies), 1),
             "alert_latency_p99_ms": round(p99, 1), "alert_count": len(latencies)}
+
+
+# ---- the same month in any order (issue 14): `python -m streams.alert_bench order FILE` -------------------
+
+#: topic of each event type (docs/events.md)
+_TOPICS = {
+    "authentication": "sno.authentications", "transaction": "sno.transactions", "message": "sno.messages",
+    "notification": "sno.notifications", "api_request": "sno.api-requests", "incident": "sno.incidents",
+    "outage": "sno.outages", "maintenance": "sno.maintenance", "support_contact": "sno.support",
+    "forecast": "sno.forecasts",
+}
+
+
+def read_month(path: Path) -> list[dict[str, Any]]:
+    """The valid events of a JSON Lines file, de-duplicated exactly (as the pipeline counts them)."""
+    from schemas.validate import Rejected, validate
+    from sno.core.snapshots import SNAPSHOT_TYPES
+
+    out, seen = [], set()
+    with path.open("rb") as fh:
+        for line in fh:
+            result = validate(line.rstrip(b"\n"))
+            if isinstance(result, Rejected):
+                continue
+            record = result.record
+            if record["type"] not in SNAPSHOT_TYPES:
+                key = (record["type"], record["event_id"])
+                if key in seen:
+                    continue
+                seen.add(key)
+            out.append(record)
+    return out
+
+
+def orders(records: list[dict[str, Any]], seed: int) -> dict[str, list[dict[str, Any]]]:
+    """Event order; shuffled; the authentications read to their end first; and read last."""
+    import random
+
+    from sno.core.dedup import event_time
+    from sno.core.intervals import instant_key
+
+    ordered = sorted(records, key=lambda r: instant_key(event_time(r)))
+    shuffled = list(ordered)
+    random.Random(seed).shuffle(shuffled)
+    auth = [r for r in ordered if r["type"] == "authentication"]
+    rest = [r for r in ordered if r["type"] != "authentication"]
+    return {"event order": ordered, "shuffled": shuffled, "authentications first": auth + rest,
+            "authentications last": rest + auth}
+
+
+def replay(records: list[dict[str, Any]], batch: int = 1000, partitions: int = 2,
+           restart_at: int | None = None) -> list[Any]:
+    """The engine over records as the stream feeds it (two partitions per topic, ``advance`` per batch,
+    a wall clock weeks after the month), then quiet; with ``restart_at``, a new engine restored from the
+    alerts, snapshots and counts of what the first read, as the worker restores from its tables."""
+    import zlib
+
+    from sno.core.alerts import ALERT_COLUMNS, AlertEngine
+    from sno.core.buckets import contributions
+    from sno.core.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    wall = [datetime(2026, 12, 1, tzinfo=UTC)]
+    engine = AlertEngine(catalogue, clock=lambda: wall[0])
+    out: list[Any] = []
+    counts: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
+    for i, record in enumerate(records):
+        if restart_at is not None and i == restart_at:
+            engine = AlertEngine(catalogue, clock=lambda: wall[0])
+            engine.restore([dict(zip(ALERT_COLUMNS, a.to_row(), strict=True)) for a in out],
+                           [r for r in records[:i] if r["type"] in ("incident", "outage", "maintenance")],
+                           [(f, k, tuple(v)) for (f, k), v in counts.items()])
+        source = (_TOPICS[record["type"]], zlib.crc32(str(record.get("event_id")).encode()) % partitions)
+        out += engine.observe(record, source)
+        if restart_at is not None and i < restart_at:
+            for family, key, values in contributions(record, catalogue):
+                held = counts.setdefault((family, key), [0] * len(values))
+                for j, v in enumerate(values):
+                    held[j] += v
+        if i % batch == batch - 1:
+            out += engine.advance(wall[0])
+    out += engine.advance(wall[0])
+    wall[0] += timedelta(minutes=1)
+    return out + engine.advance(wall[0])
+
+
+def breach_keys(records: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """What history holds, by the core's own facts over the final snapshots and all counts: (rule,
+    service, thing) for minutes over capacity, incidents resolved after their target (100 %), P1s not
+    informed in time, planned windows counted as unavailability."""
+    from sno.core.buckets import MonthInputs
+    from sno.core.calendar import Month
+    from sno.core.catalogue import load_catalogue
+    from sno.core.rules.availability import classify_maintenance
+    from sno.core.rules.common import Context
+    from sno.core.rules.incidents import incident_kpis, priority
+    from sno.core.snapshots import Snapshots
+
+    catalogue = load_catalogue()
+    snaps, inputs = Snapshots.from_events(records), MonthInputs.from_events(records, catalogue)
+    per_minute: dict[tuple[str, str, datetime], int] = {}
+    for family, key, values in inputs.iter_rows():
+        if family == "auth_minute":
+            k = (key[0], key[1], key[3])
+            per_minute[k] = per_minute.get(k, 0) + values[0]
+    out: set[tuple[str, str, str]] = set()
+    for (service, _env, minute), n in per_minute.items():
+        norms = catalogue.norms_for(service, minute.astimezone(TZ).year, minute.astimezone(TZ).month)
+        if norms and norms.performance and n > norms.performance.capacity_per_minute:
+            out.add(("capacity_exceeded", service, minute.astimezone(TZ).isoformat()))
+    months = {Month.of(v) for r in records for v in r.values() if isinstance(v, datetime)}
+    for service in sorted({r["service"] for r in records}):
+        for env in ("production", "preproduction"):
+            for month in sorted(months):
+                norms = catalogue.norms_for(service, month.year, month.month)
+                if norms is None:
+                    continue
+                ctx = Context(service, env, month, norms, inputs, snaps)
+                kpis = incident_kpis(ctx)
+                for p in (1, 2, 3):
+                    for item in (kpis[f"incident_resolution_p{p}"].model_extra or {}).get("items", []):
+                        if not item["within"]:
+                            out.add(("incident_clock", service, f"{item['id']} 100%"))
+                for i in snaps.of("incident", service, env):
+                    notice = norms.p1_notice
+                    if (notice is None or i["status"] != "resolved" or Month.of(i["resolved_at"]) != month
+                            or i.get("cause") in set(norms.excluded_causes) or env != "production"
+                            or priority(i["impact"], i["urgency"]) != 1):
+                        continue
+                    told = i.get("notified_at")
+                    if told is None or (told - i["detected_at"]).total_seconds() > notice.minutes * 60:
+                        out.add(("p1_not_notified", service, str(i["incident_id"])))
+                for v in classify_maintenance(ctx):
+                    r = v.record
+                    if (r["kind"] == "planned" and r["status"] == "scheduled" and v.u
+                            and Month.of(r["starts_at"]) == month):
+                        out.add(("maintenance_invalid", service, str(r["maintenance_id"])))
+    return out
+
+
+def alert_key(alert: Any) -> tuple[str, str, str]:
+    """An alert by what it is about, the same for the old engine's subjects and the new ones."""
+    subject = alert.subject
+    if alert.rule == "incident_clock":
+        words = subject.split(" ")
+        subject = f"{words[0]} {words[-1]}"
+    return (alert.rule, alert.service, subject)
+
+
+def order_report(path: Path, seed: int = 1) -> dict[str, Any]:
+    """Alerts of one month read in four orders and with a restart: how many differ from event order,
+    how many are left firing for something that ended, which breaches history holds were missed."""
+    records = read_month(path)
+    truth = breach_keys(records)
+    runs = {name: replay(rs) for name, rs in orders(records, seed).items()}
+    ordered = orders(records, seed)["event order"]
+    runs["restart in the middle"] = replay(ordered, restart_at=len(ordered) // 2)
+    ref = {(a.alert_id, a.state, a.event_time) for a in runs["event order"]}
+    report: dict[str, Any] = {"records": len(records), "breaches": len(truth)}
+    for name, alerts in runs.items():
+        got = {(a.alert_id, a.state, a.event_time) for a in alerts}
+        state: dict[str, Any] = {}
+        for a in alerts:
+            if state.get(a.alert_id, (None,))[0] != "resolved":
+                state[a.alert_id] = (a.state, a)
+        firing = [a for s, a in state.values() if s == "firing"]
+        fired = {alert_key(a) for a in alerts if a.state == "firing"}
+        report[name] = {"alerts": len(alerts), "differ_from_event_order": len(got ^ ref),
+                        "left_firing": len(firing), "missed_breaches": sorted(truth - fired)}
+    return report
+
+
+def _main(argv: list[str]) -> int:
+    import json
+
+    if len(argv) < 2 or argv[0] != "order":
+        print("usage: python -m streams.alert_bench order FILE [SEED]")
+        return 2
+    print(json.dumps(order_report(Path(argv[1]), int(argv[2]) if len(argv) > 2 else 1), indent=2,
+                     default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

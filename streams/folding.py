@@ -26,7 +26,7 @@ from streams.sink import TP, FoldedBatch, RawRecord, SeenLookup
 _processor: Any = None
 
 
-def _init(alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] = 0,
+def _init(alert_rows: dict[str, Any] | None, owners: int | dict[str, int] = 0,
           parent: int | None = None) -> None:
     if parent is not None:
         children.arm_or_watch(parent)  # before anything else: a worker SIGKILLed meanwhile is noticed here
@@ -43,7 +43,7 @@ def _init(alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] 
         from sno.core.alerts import AlertEngine
 
         engine = AlertEngine(catalogue)
-        engine.restore(alert_rows)
+        engine.restore(**alert_rows)
     _processor = EventProcessor(catalogue, alerts=engine, owners=owners)
 
 
@@ -70,7 +70,7 @@ def _set_owners(counts: dict[str, int]) -> None:
 class ProcessFolder:
     """The processor interface of the sink (`fold`, `load_seen`, `forget`), served by a child process."""
 
-    def __init__(self, alert_rows: list[dict[str, Any]] | None, owners: int | dict[str, int] = 0) -> None:
+    def __init__(self, alert_rows: dict[str, Any] | None, owners: int | dict[str, int] = 0) -> None:
         """Start the fold process now, from this thread (the main thread: see the module docstring)."""
         children.install()
         self._pool = ProcessPoolExecutor(

@@ -66,6 +66,8 @@ class EventProcessor:
 
     def forget(self, tp: TP) -> None:
         self.seen.pop(tp, None)
+        if self.alerts is not None:
+            self.alerts.release(tp)  # a revoked partition no longer holds the alert watermark back
 
     def set_owners(self, counts: dict[str, int]) -> None:
         """The topics' partition counts as the group's assignment sees them (refreshed at every
@@ -205,11 +207,11 @@ class EventProcessor:
                 else:
                     for i, v in enumerate(values):
                         current[i] += v
-        if engine is not None and newest is not None:
+        if engine is not None:  # the watermark moves by what was observed; `now` tells idle sources
             try:
-                batch.alerts += engine.advance(newest)
+                batch.alerts += engine.advance(now)
             except Exception:  # alerts are best effort; the rollups, the KPIs' truth, go on
-                log.exception("the alert engine failed to advance to %s", newest)
+                log.exception("the alert engine failed to advance at %s", now)
         if batch.alerts:
             batch.tables.append(TableRows("sno_alerts", ALERT_COLUMNS, [_alert_row(a) for a in batch.alerts]))
         for name, rows in sorted(sums.items()):
@@ -257,7 +259,7 @@ class EventProcessor:
         if self.alerts is None:
             return
         try:
-            batch.alerts += self.alerts.observe(record)
+            batch.alerts += self.alerts.observe(record, source)
         except Exception:  # alerts are best effort; the rollups, the KPIs' truth, go on
             log.exception("the alert engine failed on a %s event", record.get("type"))
 

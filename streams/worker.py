@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -216,20 +217,57 @@ def open_worker_store(settings: PipelineSettings) -> Any:
     return StoreProcess(path, "sno worker")
 
 
-def _alert_rows(store: Store) -> list[dict[str, Any]]:
-    """What already fired or resolved, so a restart or replay sends nothing twice."""
+def _alert_rows(store: Store) -> dict[str, Any]:
+    """What the alert engine takes over after a restart (sno/core/ALERTS.md, "Restart"): what was sent
+    (`sno_alerts`), every version of the entities it may still judge (`sno_snapshots`), and the counts
+    already folded into units still open (the rollups), all bounded by event time."""
+    from schemas.validate import Accepted, validate
     from sno.core.alerts import ALERT_COLUMNS
 
-    rows = store.query(f"SELECT {', '.join(ALERT_COLUMNS)} FROM sno_alerts ORDER BY emitted_at, state")
-    return [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in rows]
+    cols = ", ".join(ALERT_COLUMNS)
+    alerts = store.query(
+        f"SELECT {cols} FROM sno_alerts WHERE event_time >= (SELECT max(event_time) FROM sno_alerts) - "
+        "INTERVAL 62 DAY OR alert_id IN (SELECT alert_id FROM sno_alerts GROUP BY alert_id HAVING "
+        "countIf(state = 'resolved') = 0) ORDER BY emitted_at, state")
+    snapshots = []
+    for (payload,) in store.query(
+        "SELECT payload FROM sno_snapshots WHERE kind IN ('incident', 'outage', 'maintenance') AND "
+        "(kind, service, environment, id) IN (SELECT kind, service, environment, id FROM sno_snapshots "
+        "WHERE kind IN ('incident', 'outage', 'maintenance') GROUP BY kind, service, environment, id HAVING "
+        "max(updated_at) >= (SELECT max(updated_at) FROM sno_snapshots) - INTERVAL 62 DAY OR "
+        "argMax(JSONExtractString(payload, 'status'), updated_at) = 'open' OR (kind = 'outage' AND "
+        "argMax(JSONExtractRaw(payload, 'ended_at'), updated_at) IN ('', 'null'))) ORDER BY updated_at"
+    ):
+        result = validate(payload.encode())
+        if isinstance(result, Accepted):
+            snapshots.append(result.record)
+    counts: list[tuple[str, tuple[Any, ...], tuple[int, ...]]] = []
+    since = None  # the authentication minutes are complete from here (the burn windows' warm-up)
+    for family, unit, extra, back in (("auth_minute", "minute", "", "7 HOUR"),
+                                      ("message_second", "second", "", "26 HOUR"),
+                                      ("notification_minute", "minute", ", channel", "26 HOUR"),
+                                      ("api_minute", "minute", ", api", "2 HOUR")):
+        within = "sum(within)" if family == "auth_minute" else "0"
+        rows = store.query(
+            f"SELECT service, environment, {unit}{extra}, sum(count), {within} FROM sno_{family} "
+            f"WHERE {unit} >= (SELECT max({unit}) FROM sno_{family}) - INTERVAL {back} "
+            f"GROUP BY service, environment, {unit}{extra}")
+        for row in rows:
+            at = row[2].replace(tzinfo=UTC) if row[2].tzinfo is None else row[2]
+            counts.append((family, (row[0], row[1], "", at, *row[3:-2]), (int(row[-2]), int(row[-1]))))
+        if family == "auth_minute" and rows:
+            (newest,), = store.query("SELECT max(minute) FROM sno_auth_minute")
+            since = (newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest) - timedelta(hours=7)
+    return {"alert_rows": [dict(zip(ALERT_COLUMNS, row, strict=True)) for row in alerts],
+            "snapshot_rows": snapshots, "counts": counts, "counts_since": since}
 
 
-def _alert_engine(rows: list[dict[str, Any]]) -> Any:
+def _alert_engine(rows: dict[str, Any]) -> Any:
     from sno.core.alerts import AlertEngine
     from sno.core.catalogue import load_catalogue
 
     engine = AlertEngine(load_catalogue())
-    engine.restore(rows)
+    engine.restore(**rows)
     return engine
 
 

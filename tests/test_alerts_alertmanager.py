@@ -157,3 +157,38 @@ def test_alertmanager_rejecting_a_request_is_not_retried(alertmanager: str) -> N
     bad["event_time"] = "yesterday"  # not a date-time: Alertmanager answers 400
     result = post_alerts(alertmanager, [bad], sleep=waits.append)
     assert not result.ok and waits == [] and "HTTP 4" in (result.error or "")
+
+
+def test_a_replayed_breach_reaches_alertmanager_with_its_event_times_and_pages_nobody(
+    alertmanager: str,
+) -> None:
+    """A breach of history (fired and resolved at event times long past, sent in one batch): one post, as
+    resolved, startsAt the firing's event time and endsAt its end; Alertmanager holds nothing active."""
+    from sno.core.alerts import AlertEngine
+    from sno.core.catalogue import load_catalogue
+
+    wall = datetime.now(UTC)
+    engine = AlertEngine(load_catalogue(), clock=lambda: wall)
+    incident = {
+        "type": "incident",
+        "event_id": "x",
+        "service": "digid",
+        "environment": "production",
+        "incident_id": "I-7H",
+        "updated_at": datetime(2026, 4, 2, 15, 10, tzinfo=UTC),
+        "status": "resolved",
+        "impact": "hoog",
+        "urgency": "hoog",
+        "detected_at": datetime(2026, 4, 2, 8, tzinfo=UTC),
+        "notified_at": datetime(2026, 4, 2, 8, 10, tzinfo=UTC),
+        "resolved_at": datetime(2026, 4, 2, 15, tzinfo=UTC),
+    }
+    alerts = engine.observe(incident, ("sno.incidents", 0))
+    alerts += engine.advance(wall + timedelta(seconds=60))  # the topic is quiet: the resolutions follow
+    hundred = [a for a in alerts if a.subject == "I-7H P1 100%"]
+    assert [a.state for a in hundred] == ["firing", "resolved"] and all(a.replayed for a in hundred)
+    body = alertmanager_payload(hundred[1])
+    assert body["startsAt"] == "2026-04-02T16:00:00+02:00" and body["endsAt"] == "2026-04-02T17:00:00+02:00"
+    result = post_alerts(alertmanager, alerts)
+    assert result.ok and result.sent == 3  # three thresholds, each posted once (resolved)
+    assert get_alerts(alertmanager) == []

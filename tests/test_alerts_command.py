@@ -14,12 +14,13 @@ from sno.core.catalogue import load_catalogue
 from sno.runtime.store import open_store
 
 
-def _alerts() -> list[dict]:
-    """Real engine output: a Machtigen minute over capacity (R15), fired and resolved."""
+def _alerts(wall: datetime = datetime(2026, 4, 2, 8, 0, 59, tzinfo=UTC)) -> list[dict]:
+    """Real engine output: a Machtigen minute over capacity (R15), fired and resolved once the transactions
+    topic has moved past it by the allowed lateness."""
     minute = datetime(2026, 4, 2, 8, 0, tzinfo=UTC)
-    engine = AlertEngine(load_catalogue(), clock=lambda: datetime(2026, 4, 2, 8, 0, 59, tzinfo=UTC))
+    engine = AlertEngine(load_catalogue(), clock=lambda: wall)
     out = []
-    for i in range(1001):
+    for i in [*range(1001), *range(1_000_000, 1_000_008)]:  # 8 later ones move the partition's mark
         t = minute + timedelta(milliseconds=i * 50)
         out += engine.observe(
             {
@@ -29,10 +30,11 @@ def _alerts() -> list[dict]:
                 "environment": "production",
                 "started_at": t,
                 "completed_at": t + timedelta(seconds=1),
-            }
+            },
+            ("sno.transactions", 0),
         )
-    out += engine.advance(minute + timedelta(minutes=1))
-    return [a.as_json() for a in out]
+    out += engine.advance(wall)
+    return [a.to_json() for a in out]
 
 
 def _insert(store_path: Path, alerts: list[dict], token: str) -> None:
@@ -72,6 +74,25 @@ def test_the_table_shows_rule_subject_value_and_the_sentence(store_path: Path) -
     assert "1,001" in result.output and "capacity of 1,000" in result.output
     later = CliRunner().invoke(command, ["--store", str(store_path), "--since", "2026-04-03"])
     assert later.output.strip() == "no alerts"
+
+
+def test_a_replayed_alert_shows_its_true_event_time_and_when_it_was_sent(store_path: Path) -> None:
+    """A month replayed weeks later: the table shows when the breach happened and marks it replayed with
+    the instant it was sent; json carries `replayed: true` and the same event time."""
+    late = datetime(2026, 5, 20, 7, 0, tzinfo=UTC)
+    alerts = _alerts(late)
+    assert all(a["replayed"] for a in alerts)
+    _insert(store_path, alerts, "batch-3")
+    table = CliRunner().invoke(command, ["--store", str(store_path)])
+    assert table.exit_code == 0, table.output
+    header, first = table.output.splitlines()[:2]
+    assert "replayed" in header
+    assert first.startswith("2026-04-02 10:01:00") and "replayed, sent 2026-05-20 09:00:00" in first
+    lines = CliRunner().invoke(command, ["--store", str(store_path), "--format", "json"]).output.splitlines()
+    assert {json.loads(x)["event_time"] for x in lines} == {
+        "2026-04-02T10:00:00+02:00",
+        "2026-04-02T10:01:00+02:00",
+    }
 
 
 def test_since_reads_durations_dates_and_instants() -> None:

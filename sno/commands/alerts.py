@@ -17,11 +17,12 @@ from typing import Any
 import click
 
 from sno.commands._options import broker_option, clickhouse_option, fail, one_line_errors, store_option
-from sno.core.alerts import ALERT_COLUMNS
+from sno.core.alerts import INTERFACE_KEYS
 from sno.core.calendar import TZ
 
 ALERTS_TOPIC = "sno.alerts"
-COLUMNS = ALERT_COLUMNS
+#: what one alert is on `sno.alerts` and in `--format json` (docs/interfaces.md "Alerts")
+COLUMNS = INTERFACE_KEYS
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -88,11 +89,21 @@ def _fmt_num(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _replayed(alert: Mapping[str, Any]) -> str:
+    """A replayed alert says when it was sent: its event time is when the breach happened (or ended)."""
+    if not alert.get("replayed"):
+        return ""
+    return f"replayed, sent {_short_time(alert.get('emitted_at'))}"
+
+
 def render_table(alerts: list[Mapping[str, Any]]) -> str:
-    """A plain-text table for people: when, what, where, value against norm, and the sentence."""
+    """A plain-text table for people: when it happened (event time, also for a replayed alert), what,
+    where, value against norm, whether it is a replay and when it was sent, and the sentence."""
     if not alerts:
         return "no alerts"
-    header = ("event time", "state", "severity", "rule", "service/env", "subject", "value", "norm", "")
+    header = (
+        "event time", "state", "severity", "rule", "service/env", "subject", "value", "norm", "replayed"
+    )
     rows = [
         (
             _short_time(a["event_time"]),
@@ -103,7 +114,7 @@ def render_table(alerts: list[Mapping[str, Any]]) -> str:
             str(a["subject"]),
             _fmt_num(a.get("value")),
             _fmt_num(a.get("norm")),
-            "replayed" if a.get("replayed") else "",
+            _replayed(a),
         )
         for a in alerts
     ]
