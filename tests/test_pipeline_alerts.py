@@ -36,7 +36,8 @@ def test_a_minute_over_the_digid_capacity_fires_one_alert_that_a_restart_does_no
     # the authentications of both partitions have moved past it by the allowed lateness (5 minutes,
     # alerts.toml; a partition counts as far as the oldest of its last 8 arrivals).
     lines = [_auth(i, MINUTE + timedelta(microseconds=i * 5000)) for i in range(10_001)]
-    lines += [_auth(20_000 + i, MINUTE + timedelta(minutes=1 + i, seconds=i)) for i in range(40)]
+    # (enough of them that each of however many partitions the broker gave the topic gets 8 or more)
+    lines += [_auth(20_000 + i, MINUTE + timedelta(minutes=1 + i // 5, seconds=i % 60)) for i in range(200)]
     produce_lines(fresh_broker.bootstrap, lines)
     assert run_worker(fresh_broker.bootstrap, store_path).returncode == 0
 
