@@ -402,7 +402,10 @@ async def connect(bootstrap: str, *, linger_ms: int = DEFAULT_LINGER_MS) -> AIOK
     No idempotence (the embedded broker has no InitProducerId); duplicates after a retry are harmless
     because the pipeline de-duplicates on `event_id` (docs/events.md).
     """
+    from sno.runtime.transport import aiokafka_options
+
     producer = AIOKafkaProducer(
+        **aiokafka_options(),  # TLS and SASL from SNO_KAFKA_* (deploy/README.md), as every client
         bootstrap_servers=bootstrap,
         client_id="sno-ingest",
         linger_ms=linger_ms,

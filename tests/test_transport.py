@@ -323,3 +323,16 @@ def test_a_bundled_broker_without_tls_settings_is_unchanged() -> None:
     with LocalBroker() as local:
         assert transport.aiokafka_options({}) == {"security_protocol": "PLAINTEXT"}
         wait_until_answers(local.bootstrap, timeout=5)
+
+
+def test_sno_ingest_publishes_through_tls_only(pki, tls_broker: str, tmp_path: Path) -> None:
+    """`sno ingest` takes the same SNO_KAFKA_* settings as the worker: against a broker that speaks
+    TLS only, a plain client could not even connect."""
+    valid, _ = events(60, seed=6)
+    lines = tmp_path / "events.jsonl"
+    lines.write_bytes(b"\n".join(valid) + b"\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "sno.cli", "ingest", "--broker", tls_broker, str(lines)],
+        capture_output=True, timeout=180, env=sno_env(**_tls_env(pki["ca"])),
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]

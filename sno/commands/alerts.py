@@ -137,8 +137,11 @@ def _print(alerts: list[Mapping[str, Any]], fmt: str) -> None:
 async def _follow(bootstrap: str, fmt: str, since: datetime | None) -> None:
     from aiokafka import AIOKafkaConsumer  # only --follow needs a Kafka client
 
+    from sno.runtime.transport import aiokafka_options
+
     consumer = AIOKafkaConsumer(
         ALERTS_TOPIC,
+        **aiokafka_options(),  # TLS and SASL from SNO_KAFKA_* (deploy/README.md)
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,
