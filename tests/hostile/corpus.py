@@ -25,6 +25,10 @@ from schemas.events import TOPICS
 
 GOLDEN: Final = Path(__file__).resolve().parents[1] / "golden" / "events"
 OK: Final = "ok"
+#: A valid event dated 2099 after events of today can make the alert engine step through every minute
+#: in between (sno/core/alerts.py, `_advance_burn`): the worker stalls. Reproduced by
+#: tests/hostile/test_validation.py (strict xfail) for the alerts' owner.
+FAR_FUTURE: Final = "the alert engine stalls on a valid event dated 2099 (sno/core/alerts.py _advance_burn)"
 SNAPSHOT_KEYS: Final = {"incident": "incident_id", "outage": "outage_id", "maintenance": "maintenance_id"}
 ANY: Final = "*"
 
@@ -53,6 +57,9 @@ class Case:
     needles: tuple[bytes, ...] = ()
     #: the topic to send it to directly (None: its type's, or sno.authentications for non-events)
     topic: str | None = None
+    #: a problem this case finds outside the input side, left to its owner: the pipeline runs leave the
+    #: case out (their verdicts would depend on it) and a strict xfail test reproduces it
+    known_issue: str | None = None
 
 
 def base(event_type: str) -> dict[str, Any]:
@@ -83,9 +90,9 @@ class _Builder:
         return event
 
     def add(self, kind: str, name: str, line: bytes, expect: str, *needles: str | bytes,
-            topic: str | None = None) -> None:
+            topic: str | None = None, known_issue: str | None = None) -> None:
         forms = tuple(n.encode("utf-8", "surrogatepass") if isinstance(n, str) else n for n in needles)
-        self.cases.append(Case(kind, name, line, expect, forms, topic))
+        self.cases.append(Case(kind, name, line, expect, forms, topic, known_issue))
 
 
 def _bsn_shapes(b: _Builder, deep: int) -> None:
@@ -281,7 +288,7 @@ def _instants(b: _Builder) -> None:
         ("escaped digits", "\\u0032026-04-02T10:00:00+02:00", "2026-04-02T10:00:01+02:00"),
     ]:
         line = dumps(b.event(started_at=started, completed_at=completed)).replace(b"\\\\u", b"\\u")
-        b.add("instant", label, line, OK)
+        b.add("instant", label, line, OK, known_issue=FAR_FUTURE if started.startswith("2099") else None)
 
 
 def _duplicates(b: _Builder) -> None:
@@ -339,6 +346,11 @@ def build(*, deep: int, big: int, randoms: int, seed: int = 17) -> list[Case]:
     _odd_json(b)
     _random(b, randoms, seed)
     return b.cases
+
+
+def pipeline(cases: list[Case]) -> list[Case]:
+    """The cases the pipeline runs send: all but those that find a known problem elsewhere."""
+    return [case for case in cases if case.known_issue is None]
 
 
 def quick() -> list[Case]:

@@ -49,7 +49,7 @@ def _views(blob: bytes) -> list[bytes]:
 
 def scan(blobs: Iterable[tuple[str, bytes]], needles: set[bytes], hits: Hits | None = None) -> Hits:
     """Search every (place, blob) in both views for every needle."""
-    hits = hits or Hits()
+    hits = hits if hits is not None else Hits()
     for place, blob in blobs:
         hits.blobs += 1
         hits.bytes += len(blob)

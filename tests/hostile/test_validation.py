@@ -6,6 +6,10 @@ no dead letter carries a BSN once decoded. The pipeline runs of the same corpus 
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +17,18 @@ from schemas.deadletter import MAX_ORIGINAL_BYTES, FileSource, TopicSource, dead
 from schemas.validate import REASONS, validate
 from streams.processor import EventProcessor
 from streams.sink import SeenLookup
-from tests.hostile.corpus import ANY, OK, Case, by_kind, full, needles, quick, topic_for, wrong_topic_cases
+from tests.hostile.corpus import (
+    ANY,
+    FAR_FUTURE,
+    OK,
+    Case,
+    by_kind,
+    full,
+    needles,
+    quick,
+    topic_for,
+    wrong_topic_cases,
+)
 from tests.hostile.scan import scan
 
 QUICK = quick()
@@ -103,6 +118,40 @@ def _originals(payload: bytes) -> list[str]:
     import orjson
 
     return [orjson.loads(line)["original"] for line in payload.splitlines() if line]
+
+
+_FAR_FUTURE_REPRO = textwrap.dedent("""
+    import json
+    from schemas.validate import validate
+    from sno.core.alerts import AlertEngine
+    from sno.core.catalogue import load_catalogue
+    from tests.hostile.corpus import base
+    def event(kind, n, started, completed):
+        line = json.dumps({**base(kind), "event_id": f"e{n}", "started_at": started,
+                           "completed_at": completed})
+        return validate(line.encode()).record
+    engine = AlertEngine(load_catalogue())
+    today = event("authentication", 2, "2026-04-02T10:00:00Z", "2026-04-02T10:00:01Z")
+    engine.observe(event("transaction", 1, "2026-04-02T10:00:00+02:00", "2026-04-02T10:00:01+02:00"))
+    engine.observe(today)
+    engine.advance(today["completed_at"])
+    far = event("authentication", 3, "2099-12-31T23:59:58Z", "2099-12-31T23:59:59.999999Z")
+    engine.observe(far)
+    engine.advance(far["completed_at"])
+""")
+
+
+@pytest.mark.xfail(strict=True, reason=FAR_FUTURE)
+def test_a_valid_event_dated_2099_after_events_of_today_does_not_stall_the_alert_engine() -> None:
+    """events.md admits instants up to 2099-12-31 (UTC); a producer's clock bug must not stall the
+    worker. Found by the hostile corpus: with a DigiD Machtigen transaction and a DigiD authentication
+    of today seen, advancing to 2099 steps through the minutes in between. Left to the alerts' owner;
+    strict, so that the fix makes this test fail until the marker (and `known_issue`) goes."""
+    try:
+        subprocess.run([sys.executable, "-c", _FAR_FUTURE_REPRO], timeout=30, check=True,
+                       cwd=Path(__file__).resolve().parents[2])
+    except subprocess.TimeoutExpired:
+        pytest.fail("AlertEngine.advance did not return within 30 s")
 
 
 @pytest.mark.slow
