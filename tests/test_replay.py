@@ -1,5 +1,5 @@
-"""`sno replay` (interfaces.md): the lines its validation rejects are kept in the store's dead-letter
-tables, not on the temporary broker that is gone when it ends (events.md, "Invalid input"), and a file
+"""`sno replay` (docs/interfaces.md): the lines its validation rejects are kept in the store's dead-letter
+tables, not on the temporary broker that is gone when it ends (docs/events.md, "Invalid input"), and a file
 that breaks off mid-way is processed up to the break, with the line to resume from.
 """
 

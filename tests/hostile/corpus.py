@@ -1,4 +1,4 @@
-"""The hostile corpus: inputs meant to stop the worker, leak a BSN or move a KPI (events.md, "Invalid
+"""The hostile corpus: inputs meant to stop the worker, leak a BSN or move a KPI (docs/events.md, "Invalid
 input"), each with what the contract says must become of it.
 
 Every case has a class (the report counts by class), a name, the bytes, and `expect`: a reason code
@@ -391,7 +391,7 @@ def baseline(count: int = 60) -> list[bytes]:
 
 
 def topic_for(case: Case) -> str:
-    """Where a producer following events.md sends the line: its type's topic (unless the case says
+    """Where a producer following docs/events.md sends the line: its type's topic (unless the case says
     otherwise); a line without a known type goes to sno.authentications."""
     if case.topic is not None:
         return case.topic

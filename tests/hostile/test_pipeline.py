@@ -1,4 +1,4 @@
-"""The hostile corpus through the real pipeline (events.md, "Invalid input"): `sno ingest` + the worker,
+"""The hostile corpus through the real pipeline (docs/events.md, "Invalid input"): `sno ingest` + the worker,
 `sno replay`, and straight onto the topics with two Kafka clients (aiokafka, and librdkafka through
 confluent-kafka, as producers in other teams publish). Each run checks that
 

@@ -1,5 +1,5 @@
 """The hostile corpus against the validator, the dead-letter builder and the fold, in process
-(events.md, "Invalid input"): every line gets the verdict the contract gives it, nothing raises, and
+(docs/events.md, "Invalid input"): every line gets the verdict the contract gives it, nothing raises, and
 no dead letter carries a BSN once decoded. The pipeline runs of the same corpus are in test_pipeline.py.
 """
 
@@ -55,7 +55,8 @@ def test_every_hostile_line_of_a_class_gets_the_verdict_of_the_contract(kind: st
 
 
 def test_an_event_on_another_type_s_topic_is_rejected_there_and_valid_on_its_own() -> None:
-    """events.md: an event on a topic that is not its type's is invalid input (counted once, on its own)."""
+    """docs/events.md: an event on a topic that is not its type's is invalid input (counted once, on its
+    own topic)."""
     assert _mismatches(wrong_topic_cases()) == []
 
 
@@ -89,7 +90,7 @@ def _check_deadletters(cases: list[Case]) -> None:
 
 
 def test_no_dead_letter_of_the_corpus_carries_a_bsn_once_decoded_and_its_flags_say_what_was_done() -> None:
-    """events.md: a dead letter never carries a BSN; where it cannot be redacted with certainty the
+    """docs/events.md: a dead letter never carries a BSN; where it cannot be redacted with certainty the
     original is left out (`original_omitted`), and `original_redacted` is true only when it was."""
     _check_deadletters(QUICK)
 
@@ -143,7 +144,7 @@ _FAR_FUTURE_REPRO = textwrap.dedent("""
 
 @pytest.mark.xfail(strict=True, reason=FAR_FUTURE)
 def test_a_valid_event_dated_2099_after_events_of_today_does_not_stall_the_alert_engine() -> None:
-    """events.md admits instants up to 2099-12-31 (UTC); a producer's clock bug must not stall the
+    """docs/events.md admits instants up to 2099-12-31 (UTC); a producer's clock bug must not stall the
     worker. Found by the hostile corpus: with a DigiD Machtigen transaction and a DigiD authentication
     of today seen, advancing to 2099 steps through the minutes in between. Left to the alerts' owner;
     strict, so that the fix makes this test fail until the marker (and `known_issue`) goes."""
