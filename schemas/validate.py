@@ -144,7 +144,8 @@ def _validate(raw: bytes | bytearray | memoryview | str, topic: str | None) -> A
         return Rejected("not_object", f"the line is a JSON {_json_kind(obj)}, not an object")
     event_type = obj.get("type")
     known_type = event_type if type(event_type) is str and event_type in EVENT_MODELS else None
-    if may_name_bsn(raw):
+    escaped = raw.find(b"\\") >= 0
+    if escaped or not raw.isascii() or _names_bsn_in_ascii(raw):
         path = find_bsn(obj)
         if path is not None:
             return Rejected(
@@ -185,8 +186,8 @@ def _validate(raw: bytes | bytearray | memoryview | str, topic: str | None) -> A
         return _rejection(exc, known_type)
     record = event.model_dump()
     # Only an instant dated 2000-01-01 or 2099-12-31 (or spelled with escapes) can leave 2000–2099 once
-    # converted to UTC; the pattern already holds the local year to 20xx.
-    if _EDGE_DATES.search(raw) is not None or raw.find(b"\\u") >= 0:
+    # converted to UTC; the pattern already holds the local year to 20xx. (`escaped`: any backslash.)
+    if escaped or _EDGE_DATES.search(raw) is not None:
         outside = _outside_years(record)
         if outside is not None:
             return Rejected(
@@ -289,8 +290,11 @@ def may_name_bsn(raw: bytes) -> bool:
     """False only when no key of `raw` can be a `bsn` field, however spelled: no `bsn` word in ASCII
     letters of any case, no escape sequence, no byte outside ASCII. Most events pass in a few hundred
     nanoseconds (C searches only) and are never walked."""
-    if not raw.isascii() or raw.find(b"\\") >= 0:
-        return True
+    return not raw.isascii() or raw.find(b"\\") >= 0 or _names_bsn_in_ascii(raw)
+
+
+def _names_bsn_in_ascii(raw: bytes) -> bool:
+    """The `bsn` word (any case, not part of a longer name) occurs in the bytes."""
     low = raw.lower()
     at = low.find(b"bsn")
     while at >= 0:

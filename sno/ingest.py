@@ -71,6 +71,10 @@ MAX_BATCH_BYTES: Final = 256 * 1024
 CONNECT_TIMEOUT_S: Final = 15.0
 #: How many submitted batches may await acknowledgement before the reader waits for them.
 MAX_UNACKED_BATCHES: Final = 256
+#: The longest ingest waits for the broker to take or acknowledge a batch. The producer's own request
+#: timeout (30 s) should fail first; but with the broker killed mid-run, aiokafka was seen waiting on a
+#: reconnect for good, so this bounds every wait and the run ends saying how far it got.
+STALL_TIMEOUT_S: float = 45.0
 
 
 class IngestError(Exception):
@@ -353,11 +357,13 @@ class BatchPublisher:
     async def _submit(self, topic: str, partition: int, batch: BatchBuilder, position: int) -> None:
         batch.close()
         try:
-            future = await self._producer.send_batch(batch, topic, partition=partition)
-        except KafkaError as exc:
+            future = await asyncio.wait_for(
+                self._producer.send_batch(batch, topic, partition=partition), STALL_TIMEOUT_S
+            )
+        except (KafkaError, TimeoutError) as exc:
             self._lose(position)
             raise BrokerUnavailableError(
-                f"the broker did not accept a batch for {topic}: {_describe(exc)}"
+                f"the broker did not accept a batch for {topic}: {_describe_wait(exc)}"
             ) from exc
         self._unacked.append((future, position))
         if len(self._unacked) > MAX_UNACKED_BATCHES:
@@ -370,13 +376,19 @@ class BatchPublisher:
         while len(self._unacked) > keep:
             future, position = self._unacked[0]
             try:
-                await future
-            except KafkaError as exc:
+                await asyncio.wait_for(asyncio.shield(future), STALL_TIMEOUT_S)
+            except (KafkaError, TimeoutError) as exc:
                 self._lose(position)
                 raise BrokerUnavailableError(
-                    f"the broker did not acknowledge a batch: {_describe(exc)}"
+                    f"the broker did not acknowledge a batch: {_describe_wait(exc)}"
                 ) from exc
             self._unacked.pop(0)
+
+
+def _describe_wait(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError) and not isinstance(exc, KafkaError):
+        return f"no answer within {STALL_TIMEOUT_S:.0f} s"
+    return _describe(exc)
 
 
 def _describe(exc: BaseException) -> str:
@@ -684,8 +696,8 @@ async def publish_files(
             ) as bar:
                 await sources.publish(publisher, summary, bar=bar, linger_ms=linger_ms)
         finally:
-            with contextlib.suppress(Exception):
-                await producer.stop()
+            with contextlib.suppress(Exception):  # a lost broker must not hold the exit either
+                await asyncio.wait_for(producer.stop(), 10)
         summary.seconds = time.perf_counter() - started
     except asyncio.CancelledError:  # before publishing began (connecting): nothing was sent
         raise Interrupted("interrupted", sources.progress()) from None

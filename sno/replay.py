@@ -196,7 +196,7 @@ async def _publish_chunk(sources: Sources, bootstrap: str, summary: IngestSummar
                                      publish_deadletters=external)
     finally:
         with contextlib.suppress(Exception):
-            await producer.stop()
+            await asyncio.wait_for(producer.stop(), 10)
 
 
 def _drain(bootstrap: str, store: Path, clickhouse: str | None, partitions: int,

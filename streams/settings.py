@@ -40,6 +40,9 @@ INPUT_TOPICS: tuple[str, ...] = (
 )
 DEADLETTER_TOPIC = "sno.deadletter"
 ALERTS_TOPIC = "sno.alerts"
+#: The largest record the worker's producer sends: a valid event (at most a 1 MiB line), its key and the
+#: record batch's overhead, with room to spare.
+FORWARD_MAX_BYTES = 2 * 1024 * 1024
 #: The file in an embedded store's folder that names the store, for its consumer group.
 STORE_ID_FILE = "store-id"
 
@@ -147,5 +150,10 @@ class PipelineSettings:
             "web_port": self.web_port,
             "topic_partitions": self.partitions,
             "producer_acks": -1,
+            # The worker re-publishes valid events (forwarding to the owner partition) and dead letters:
+            # a valid event may be a 1 MiB line (docs/events.md), over the client's default limit of 1 MB,
+            # which stopped the worker at every start (tests/hostile). The broker's own limit still
+            # applies; the topic took the event once, so it takes it again.
+            "producer_max_request_size": FORWARD_MAX_BYTES,
             **self.kafka_security.faust(),
         }

@@ -10,8 +10,14 @@ import asyncio
 import gzip
 import io
 import json
+import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +29,11 @@ from click.testing import CliRunner
 from schemas.deadletter import original_bytes, parse_deadletter
 from schemas.events import DEADLETTER_TOPIC, TOPICS
 from schemas.validate import MAX_LINE_BYTES
+from sno import ingest
 from sno.commands.ingest import command as ingest_command
 from sno.ingest import LineReader, publish_files
+from sno.runtime.broker import LocalBroker
+from tests.conftest import sno_env
 
 GOLDEN = Path(__file__).parent / "golden" / "events"
 KEYS = {"incident": "incident_id", "outage": "outage_id", "maintenance": "maintenance_id"}
@@ -280,3 +289,145 @@ def test_the_summary_is_plain_data_for_replay_and_the_benchmark(broker: str, tmp
     data = orjson.loads(orjson.dumps(summary.as_dict()))
     assert data["sent"] == {"outage": 1} and data["rejected"] == {"missing_field": 1}
     assert data["lines"] == 2 and data["files"] == [str(path)]
+
+
+# --- an error mid-file: how far it got, and --from-line -------------------------------------------
+
+
+def _numbered(n: int, run: str) -> list[bytes]:
+    """N valid events whose event_id carries the line number (from 1), a bad line every 97th."""
+    out = []
+    for line in range(1, n + 1):
+        if line % 97 == 0:
+            out.append(b'{"bad": ' + str(line).encode() + b"}")
+        else:
+            out.append(_line({**_base("authentication"), "event_id": f"{run}-{line}"}))
+    return out
+
+
+def _lines_on_the_broker(bootstrap: str, run: str) -> Counter[int]:
+    """Line number -> how many times it is on the broker (events, and dead letters by their source);
+    reads each topic to its end (until a second passes without a record)."""
+    seen: Counter[int] = Counter()
+    everything = 10**9
+    for _, _, value in _read_topic(bootstrap, TOPICS["authentication"], everything):
+        event_id = orjson.loads(value)["event_id"]
+        if event_id.startswith(f"{run}-"):
+            seen[int(event_id.rsplit("-", 1)[1])] += 1
+    for _, _, value in _read_topic(bootstrap, DEADLETTER_TOPIC, everything):
+        letter = parse_deadletter(value)
+        if run in letter["source"]["file"]:
+            seen[letter["source"]["line"]] += 1
+    return seen
+
+
+_STOPPED = re.compile(r"([\d,]+) lines were published; the first line not published is line ([\d,]+) "
+                      r"of (.+?) \(resume with: sno ingest (.+) --from-line (\d+)\)$")
+
+
+def test_a_truncated_gzip_publishes_what_it_read_says_where_it_stopped_and_from_line_resumes_exactly(
+    fresh_broker: Any, run_sno: Any, tmp_path: Path
+) -> None:
+    """A file that breaks off mid-way (a copy cut short) is an error, but not a silent one: every line
+    before the break is published, the one line says how many and which line to resume from, and
+    `--from-line` on the whole file then publishes the rest, each line once."""
+    run = uuid.uuid4().hex[:8]
+    lines = _numbered(3000, run)
+    data = gzip.compress(b"\n".join(lines) + b"\n")
+    cut = tmp_path / f"{run}-cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    whole = tmp_path / f"{run}-whole.jsonl.gz"
+    whole.write_bytes(data)
+
+    first = run_sno("ingest", str(cut), "--broker", fresh_broker.bootstrap)
+    assert first.returncode == 1
+    match = _STOPPED.search(_one_line_error(first).strip())
+    assert match, first.stderr.decode()
+    published, resume_at = int(match[1].replace(",", "")), int(match[5])
+    assert 0 < published < len(lines) and resume_at == published + 1 and match[3] == str(cut)
+    assert _lines_on_the_broker(fresh_broker.bootstrap, run) == Counter(range(1, resume_at))
+
+    second = run_sno("ingest", str(whole), "--broker", fresh_broker.bootstrap, "--from-line",
+                     str(resume_at))
+    assert second.returncode == 0, second.stderr.decode()
+    assert _lines_on_the_broker(fresh_broker.bootstrap, run) == Counter(range(1, len(lines) + 1))
+
+
+def test_from_line_skips_the_lines_before_it_and_dead_letters_keep_the_file_s_line_numbers(
+    fresh_broker: Any, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    path = tmp_path / f"{run}.jsonl"
+    path.write_bytes(b"\n".join(_numbered(300, run)) + b"\n")
+    summary = asyncio.run(publish_files([str(path)], fresh_broker.bootstrap, progress=False, from_line=150))
+    assert summary.lines == 151 and summary.rejected_total == 2  # lines 194 and 291
+    assert _lines_on_the_broker(fresh_broker.bootstrap, run) == Counter(range(150, 301))
+
+
+def test_sigterm_mid_file_stops_ingest_saying_how_far_it_got_and_the_resumed_run_leaves_no_gap(
+    fresh_broker: Any, tmp_path: Path
+) -> None:
+    """A stopped run (SIGTERM, as a supervisor sends; Ctrl-C alike) says what was published; lines
+    after that point may have gone out too (the pipeline counts a copy once), none before it is missing."""
+    run = uuid.uuid4().hex[:8]
+    lines = _numbered(150_000, run)
+    path = tmp_path / f"{run}.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    process = subprocess.Popen([sys.executable, "-m", "sno.cli", "ingest", str(path), "--broker",
+                                fresh_broker.bootstrap], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                               env=sno_env())
+    time.sleep(3.0)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the machine published 150,000 lines in 3 s: nothing left to interrupt")
+    assert process.returncode == 130, err.decode()
+    assert err.decode().count("\n") == 1 and err.startswith(b"error: interrupted; ")
+    match = _STOPPED.search(err.decode().strip())
+    assert match, err.decode()
+    resume_at = int(match[5])
+    on_broker = _lines_on_the_broker(fresh_broker.bootstrap, run)
+    assert set(range(1, resume_at)) <= set(on_broker)
+    resumed = asyncio.run(publish_files([str(path)], fresh_broker.bootstrap, progress=False,
+                                        from_line=resume_at))
+    assert resumed.lines == len(lines) - resume_at + 1
+    assert set(_lines_on_the_broker(fresh_broker.bootstrap, run)) == set(range(1, len(lines) + 1))
+
+
+def test_a_broker_lost_mid_file_ends_ingest_with_what_was_published_and_where_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker is killed while a large file is being published: the run ends (within the stall
+    bound, here shortened) with the progress to resume from, which never lies beyond a line whose
+    batch the broker did not acknowledge; and the one line of `sno ingest` says so."""
+    monkeypatch.setattr(ingest, "STALL_TIMEOUT_S", 5.0)
+    run = uuid.uuid4().hex[:8]
+    lines = _numbered(150_000, run)
+    path = tmp_path / f"{run}.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    async def publish_and_kill(broker: LocalBroker) -> BaseException:
+        async def kill() -> None:
+            await asyncio.sleep(2.0)
+            assert broker.process is not None
+            broker.process.kill()
+
+        killer = asyncio.ensure_future(kill())
+        try:
+            await publish_files([str(path)], broker.bootstrap, progress=False)
+        except ingest.IngestError as exc:
+            return exc
+        finally:
+            await killer
+        pytest.skip("the machine published 150,000 lines in 2 s: nothing left to interrupt")
+
+    with LocalBroker() as broker:
+        started = time.monotonic()
+        error = asyncio.run(publish_and_kill(broker))
+    assert time.monotonic() - started < 60
+    assert isinstance(error, ingest.BrokerUnavailableError), error
+    progress = error.progress
+    assert progress is not None and progress.file == str(path)
+    assert progress.line == progress.published + 1 <= len(lines)
+    text = str(error)
+    assert "\n" not in text and f"--from-line {progress.line}" in text

@@ -34,7 +34,7 @@ from sno.runtime.store import Store, open_store
 from sno.simulate import simulate
 from streams.processor import EventProcessor
 from streams.sink import SeenLookup
-from tests.kafka_util import produce_lines
+from tests.kafka_util import produce_lines, topic_and_key
 from tests.test_pipeline import run_worker
 
 CATALOGUE = load_catalogue()
@@ -48,7 +48,7 @@ def _fold_into(path: Path, lines: Sequence[bytes]) -> None:
     """Fold lines with the pipeline's own processor (validate, de-duplicate, contributions) and write its
     rows, as the worker's sink does, without a broker in between."""
     processor = EventProcessor()
-    folded = processor.fold([("sno.all", 0, offset, line) for offset, line in enumerate(lines)])
+    folded = processor.fold([(topic_and_key(line)[0], 0, offset, line) for offset, line in enumerate(lines)])
     if isinstance(folded, SeenLookup):  # out of event-time order, and nothing is stored yet
         folded = processor.resume([])
     with open_store(store=path) as st:
