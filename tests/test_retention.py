@@ -151,6 +151,7 @@ def test_after_a_prune_a_restarted_worker_reads_nothing_again_and_counts_nothing
     assert 0 < kept[0][0] < writes[0][0]
     again = run_worker(fresh_broker.bootstrap, store_path)
     assert again.returncode == 0, again.stderr
-    assert "drained: 0 processed, 0 rejected, 0 duplicates, 0 already counted" in again.stderr.decode()
+    assert ("drained: 0 processed, 0 rejected, 0 duplicates, 0 forwarded to their owner partition, "
+            "0 already counted") in again.stderr.decode()
     with open_store(store=store_path) as st:
         assert st.query("SELECT sum(count) FROM sno_auth_minute") == before
