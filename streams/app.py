@@ -100,7 +100,15 @@ def build_app(settings: PipelineSettings, sink: Any,
 
     @app.on_partitions_revoked.connect
     async def _revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
-        await sink.on_revoked()
+        await sink.on_revoked(_input_tps(revoked))
+
+    async def reseek(tp: tuple[str, int], offset: int) -> None:
+        """Seek one input partition back (records arrived beyond a gap: the sink refused them)."""
+        from faust.types import TP as FaustTP
+
+        await app.consumer.seek(FaustTP(tp[0], tp[1]), offset)
+
+    sink.reseek = reseek
 
     _seek_to_ledger(app, sink)
     return app

@@ -25,6 +25,7 @@ class CountingSink:
         self.publish_deadletters: Any = None
         self.publish_alerts: Any = None
         self.publish_forwards: Any = None
+        self.reseek: Any = None
         #: set by the app at each assignment (fencing); unused here
         self.generation = 0
         self.count = 0
@@ -34,7 +35,7 @@ class CountingSink:
     async def on_assigned(self, tps: set[tuple[str, int]], owners: dict[str, int] | None = None) -> None:
         self.assigned = set(tps)
 
-    async def on_revoked(self) -> None:
+    async def on_revoked(self, revoked: Any = ()) -> None:
         return None
 
     async def flush(self, records: list[Any]) -> None:

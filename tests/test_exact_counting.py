@@ -39,13 +39,13 @@ def _ts(t: datetime) -> str:
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def month_lines(n: int, seed: int) -> list[bytes]:
+def month_lines(n: int, seed: int, span: timedelta = timedelta(days=30)) -> list[bytes]:
     """n distinct authentications spread over April 2026 (so memory forgets, and copies days apart
-    need the store), with processing times either side of the R14 limit."""
+    need the store), with processing times either side of the R14 limit; `span`: over less of it."""
     rng = random.Random(seed)
     lines = []
     for i in range(n):
-        t = APRIL + timedelta(seconds=rng.uniform(0, 30 * 86_400))
+        t = APRIL + timedelta(seconds=rng.uniform(0, span.total_seconds()))
         lines.append(orjson.dumps({
             "type": "authentication", "event_id": f"a-{seed}-{i}", "service": "digid",
             "afnemer_id": f"0000000{rng.randrange(5):013d}", "started_at": _ts(t),
@@ -420,3 +420,102 @@ def test_a_worker_whose_partition_was_claimed_by_a_newer_generation_abandons_its
     assert states == [("pending", 9), ("pending", 14), ("done", 14)]
     assert third.positions[(TOPIC, 0)] == 14
     assert read_inputs(shared_store) == reference_inputs(lines[:15])[0]
+
+
+def test_records_delivered_beyond_a_gap_are_refused_and_read_again_so_none_is_lost(
+    shared_store: Store,
+) -> None:
+    """The consumer may deliver records fetched from the committed offset (ahead of the ledger: acks
+    follow hand-over, not writes) before the assignment's seek back to the ledger takes effect. Taken,
+    they would make the records in between look re-delivered when they come: lost. The sink refuses
+    them and seeks back; a gap the broker returns again after that seek is real and passed."""
+    _clear(shared_store)
+    lines = month_lines(30, 5)
+    records = [(TOPIC, 0, i, line) for i, line in enumerate(lines)]
+    seeks: list[tuple[tuple[str, int], int]] = []
+
+    async def scenario() -> None:
+        sink = ClickHouseSink(shared_store, EventProcessor(), bootstrap="unused:9092", epoch="e1")
+
+        async def reseek(tp: tuple[str, int], offset: int) -> None:
+            seeks.append((tp, offset))
+
+        sink.reseek = reseek
+        await sink.on_assigned({(TOPIC, 0)})
+        await sink.flush(records[5:10])  # fetched ahead, delivered first
+        assert seeks == [((TOPIC, 0), 0)]
+        await sink.flush(records[0:10])  # what the seek back delivers
+        await sink.flush(records[20:25])  # 10..19 gone from the broker (retention): refused once …
+        await sink.flush(records[20:30])  # … passed when the seek back returns the same gap
+        await sink.idle()
+        assert seeks == [((TOPIC, 0), 0), ((TOPIC, 0), 10)]
+        await sink.close()
+
+    asyncio.run(scenario())
+    kept = lines[:10] + lines[20:]
+    assert shared_store.query("SELECT count() FROM sno_seen")[0][0] == 20
+    assert read_inputs(shared_store) == reference_inputs(kept)[0]
+
+
+def test_a_write_fenced_before_its_inserts_is_never_finished_by_a_later_owner(
+    shared_store: Store, sigterm_caught: list[int]  # noqa: F811 (the fixture imported below)
+) -> None:
+    """A write spanning two partitions is fenced because one of them moved: only its `pending` rows
+    exist. The partition's new owner counted those offsets itself; the owner of the other partition must
+    not finish the abandoned write (it would count them again) but count its own partition afresh."""
+    _clear(shared_store)
+    lines = month_lines(20, 6)
+    p0 = [(TOPIC, 0, i, line) for i, line in enumerate(lines[:10])]
+    p1 = [(TOPIC, 1, i, line) for i, line in enumerate(lines[10:])]
+
+    async def scenario() -> ClickHouseSink:
+        stalled = ClickHouseSink(shared_store, EventProcessor(), bootstrap="unused:9092", epoch="e1")
+        await stalled.on_assigned({(TOPIC, 0), (TOPIC, 1)})
+        taker = ClickHouseSink(shared_store, EventProcessor(), bootstrap="unused:9092", epoch="e1")
+        await taker.on_assigned({(TOPIC, 1)})  # partition 1 moved while `stalled` did not run
+        await stalled.flush(p0 + p1)
+        with pytest.raises(Fenced):
+            await stalled.idle()
+        await taker.flush(p1)
+        await taker.idle()
+        third = ClickHouseSink(shared_store, EventProcessor(), bootstrap="unused:9092", epoch="e1")
+        await third.on_assigned({(TOPIC, 0)})  # a redo would have to read the broker: there is none
+        await third.flush(p0)
+        await third.idle()
+        return third
+
+    third = asyncio.run(scenario())
+    assert third.stats.redone == 0
+    assert shared_store.query("SELECT count() FROM sno_seen")[0][0] == 20
+    assert read_inputs(shared_store) == reference_inputs(lines)[0]
+
+
+def test_a_worker_that_missed_a_generation_recovers_its_partition_instead_of_trusting_its_memory(
+    shared_store: Store,
+) -> None:
+    """A worker assigned the same partition again, after another worker held it in a generation it
+    missed (stalled, or cut off), must read the ledger again: its positions and memory are behind.
+    (Within minutes of event time, so that memory alone decides, as it does for a live stream.)"""
+    _clear(shared_store)
+    lines = month_lines(20, 7, span=timedelta(minutes=10))
+    records = [(TOPIC, 0, i, line) for i, line in enumerate(lines)]
+
+    async def scenario() -> ClickHouseSink:
+        first = ClickHouseSink(shared_store, EventProcessor(), bootstrap="unused:9092", epoch="e1")
+        await first.on_assigned({(TOPIC, 0)})
+        await first.flush(records[:10])
+        await first.idle()
+        other = ClickHouseSink(shared_store, EventProcessor(), bootstrap="unused:9092", epoch="e1")
+        await other.on_assigned({(TOPIC, 0)})
+        await other.flush(records[10:])
+        await other.idle()
+        await first.on_assigned({(TOPIC, 0)})  # "kept", as far as `first` can tell
+        for part in (records[10:16], records[16:]):  # what its consumer delivers from its old position,
+            await first.flush(part)  # in other writes than the other worker's (not one of them again)
+            await first.idle()
+        return first
+
+    first = asyncio.run(scenario())
+    assert first.positions[(TOPIC, 0)] == 19
+    assert shared_store.query("SELECT count() FROM sno_seen")[0][0] == 20
+    assert read_inputs(shared_store) == reference_inputs(lines)[0]

@@ -15,5 +15,6 @@ def test_the_no_op_sink_takes_the_same_calls_the_app_makes_of_the_real_sink() ->
         noop = inspect.signature(getattr(CountingSink, name)).parameters
         assert list(noop) == list(real), name
     sink = CountingSink()
-    for attribute in ("publish_alerts", "publish_deadletters", "publish_forwards", "generation", "positions"):
+    for attribute in ("publish_alerts", "publish_deadletters", "publish_forwards", "reseek", "generation",
+                      "positions"):
         assert hasattr(sink, attribute), attribute
