@@ -110,6 +110,11 @@ def build_app(settings: PipelineSettings, sink: Any,
 
     sink.reseek = reseek
 
+    if settings.alerts:
+        @app.timer(settings.alert_tick_seconds)
+        async def _alert_tick() -> None:
+            await sink.tick()
+
     _seek_to_ledger(app, sink)
     return app
 

@@ -67,6 +67,10 @@ def _set_owners(counts: dict[str, int]) -> None:
     _processor.set_owners(counts)
 
 
+def _advance(drained: bool) -> FoldedBatch:
+    return _processor.advance(drained)  # type: ignore[no-any-return]
+
+
 class ProcessFolder:
     """The processor interface of the sink (`fold`, `load_seen`, `forget`), served by a child process."""
 
@@ -94,6 +98,9 @@ class ProcessFolder:
 
     def set_owners(self, counts: dict[str, int]) -> None:
         self._pool.submit(_set_owners, counts).result()
+
+    def advance(self, drained: bool = False) -> FoldedBatch:
+        return self._pool.submit(_advance, drained).result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -38,6 +38,9 @@ class CountingSink:
     async def on_revoked(self, revoked: Any = ()) -> None:
         return None
 
+    async def tick(self, drained: bool = False) -> int:
+        return 0
+
     async def flush(self, records: list[Any]) -> None:
         now = time.time()
         if self.first is None:

@@ -255,6 +255,23 @@ class EventProcessor:
             serialise(table)
         return batch
 
+    def advance(self, drained: bool = False) -> FoldedBatch:
+        """No records, only the alert engine's clock: what waits for a source to go quiet is decided
+        when the idle timeout passes, not when the next batch happens to come (sno/core/ALERTS.md).
+        ``drained``: the stream is drained, no source is waited for. Returns the alerts and their rows."""
+        batch = FoldedBatch(tables=[])
+        if self.alerts is None:
+            return batch
+        try:
+            batch.alerts = self.alerts.advance(drained=drained)  # at the engine's clock
+        except Exception:  # alerts are best effort
+            log.exception("the alert engine failed to advance without a batch")
+        if batch.alerts:
+            table = TableRows("sno_alerts", ALERT_COLUMNS, [_alert_row(a) for a in batch.alerts])
+            serialise(table)
+            batch.tables.append(table)
+        return batch
+
     def _observe(self, batch: FoldedBatch, record: dict[str, Any], source: TP) -> None:
         if self.alerts is None:
             return

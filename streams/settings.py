@@ -92,6 +92,9 @@ class PipelineSettings:
     alertmanager: str | None = None
     #: judge breach alerts as events pass (sno/core/ALERTS.md)
     alerts: bool = True
+    #: how often the alert engine's clock moves without a batch, so that what waits for a quiet source
+    #: (sno/core/alerts.toml `idle_source_seconds`) is decided soon after it goes quiet
+    alert_tick_seconds: float = 5.0
     #: fold (validate, de-duplicate, roll up, judge alerts) in a child process: the second core
     fold_in_child: bool = True
     #: run the embedded ClickHouse engine in a process of its own, as a server would be

@@ -144,6 +144,8 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
 
         async def _finish() -> None:
             try:
+                if settings.alerts:  # drained: nothing more is coming, no source is waited for
+                    await sink.tick(drained=True)
                 await refresh_kpis(sink)
                 if status_file is not None:
                     _write_status(status_file, app, sink, started, drained=True)

@@ -10,7 +10,7 @@ from streams.sink import ClickHouseSink
 
 
 def test_the_no_op_sink_takes_the_same_calls_the_app_makes_of_the_real_sink() -> None:
-    for name in ("on_assigned", "on_revoked", "flush"):
+    for name in ("on_assigned", "on_revoked", "flush", "tick"):
         real = inspect.signature(getattr(ClickHouseSink, name)).parameters
         noop = inspect.signature(getattr(CountingSink, name)).parameters
         assert list(noop) == list(real), name

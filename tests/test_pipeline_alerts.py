@@ -59,3 +59,24 @@ def test_a_minute_over_the_digid_capacity_fires_one_alert_that_a_restart_does_no
     assert run_worker(fresh_broker.bootstrap, store_path).returncode == 0
     again = [orjson.loads(v) for _, v in read_topic(fresh_broker.bootstrap, "sno.alerts")]
     assert len([a for a in again if a["rule"] == "capacity_exceeded"]) == 2
+
+
+def test_a_minute_over_capacity_at_the_end_of_a_drained_stream_is_closed_when_the_drain_ends(
+    fresh_broker, store_path: Path
+) -> None:
+    # The burst minute is followed by one authentication only: it fires as soon as its count passes the
+    # limit (R15), but no partition's mark passes the minute by the allowed lateness, so no batch closes
+    # it, and it would stay firing. At the end of a drained stream nothing more is coming: the drain's
+    # last advance waits for no source, and the minute is closed on what history holds.
+    lines = [_auth(i, MINUTE + timedelta(microseconds=i * 5000)) for i in range(10_001)]
+    lines.append(_auth(30_000, MINUTE + timedelta(minutes=1, seconds=30)))
+    produce_lines(fresh_broker.bootstrap, lines)
+    assert run_worker(fresh_broker.bootstrap, store_path).returncode == 0
+
+    published = [orjson.loads(v) for _, v in read_topic(fresh_broker.bootstrap, "sno.alerts")]
+    capacity = [a for a in published if a["rule"] == "capacity_exceeded"]
+    assert [a["state"] for a in capacity] == ["firing", "resolved"]
+    assert capacity[0]["value"] == 10_001
+    with open_store(store=store_path) as st:
+        rows = st.query("SELECT state FROM sno_alerts WHERE rule = 'capacity_exceeded' ORDER BY state")
+    assert rows == [("firing",), ("resolved",)]

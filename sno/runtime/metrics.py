@@ -318,6 +318,9 @@ class MeteredProcessor:
     def set_owners(self, counts: dict[str, int]) -> None:
         self.inner.set_owners(counts)
 
+    def advance(self, drained: bool = False) -> Any:
+        return self.inner.advance(drained)
+
     def load_seen(self, tp: Any, rows: Any) -> None:
         self.inner.load_seen(tp, rows)
 

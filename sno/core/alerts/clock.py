@@ -65,6 +65,8 @@ class EventClock:
         self._horizons: dict[frozenset[str], tuple[int | None, int | None]] = {ALL: (None, None)}
         #: events that arrived later than the lateness behind their own source
         self.late_events = 0
+        #: the last advance was at the end of a drained stream: every source counts as quiet
+        self.drained = False
 
     def observe(self, source: Source, t: int, wall: int) -> None:
         seen = self.sources.get(source)
@@ -97,7 +99,10 @@ class EventClock:
         return any(src[0] in wanted for src in self.sources)
 
     def quiet(self, topics: Iterable[str] = ALL) -> bool:
-        """Every known source of these topics (all, for ALL) has been idle for the timeout."""
+        """Every known source of these topics (all, for ALL) has been idle for the timeout (or the stream
+        is drained)."""
+        if self.drained:
+            return True
         wanted = set(topics)
         return all(
             self.wall - s.wall >= self.idle_us
@@ -119,15 +124,17 @@ class EventClock:
     def close(self) -> int | None:
         return self._horizons[ALL][0]
 
-    def advance(self, wall: int) -> None:
-        """Recompute every tracked horizon at wall clock ``wall``."""
+    def advance(self, wall: int, drained: bool = False) -> None:
+        """Recompute every tracked horizon at wall clock ``wall``. ``drained``: every source has delivered
+        all it holds (a drained stream, the end of a replay), so none is active, whatever its wall clock."""
         self.wall = max(self.wall, wall)
+        self.drained = drained
         newest = max((s.newest for s in self.sources.values()), default=None)
         for topics, (close, time) in list(self._horizons.items()):
             seen = [s for src, s in self.sources.items() if not topics or src[0] in topics]
             if not seen or newest is None:
                 continue
-            active = [s for s in seen if self.wall - s.wall < self.idle_us]
+            active = [] if drained else [s for s in seen if self.wall - s.wall < self.idle_us]
             if not active:  # nothing more is coming from these: what any source shows of time passing counts
                 cand_close, cand_time = newest, newest
             elif any(s.late_wall is not None and self.wall - s.late_wall < self.idle_us for s in active):

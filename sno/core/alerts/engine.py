@@ -122,9 +122,12 @@ class AlertEngine:
             out += rule.observe(record, self.events)
         return sorted(out, key=_order)
 
-    def advance(self, now: datetime | None = None) -> list[Alert]:
-        """A batch is done at wall clock ``now``: move the watermark and decide what it decides."""
-        self.events.advance(int((now if now is not None else self.clock()).timestamp() * _US))
+    def advance(self, now: datetime | None = None, drained: bool = False) -> list[Alert]:
+        """A batch is done at wall clock ``now``: move the watermark and decide what it decides. Also
+        called with no batch, so that what waits for a quiet source is decided once the idle timeout has
+        passed; ``drained`` at the end of a drained stream: nothing more is coming, no source is waited
+        for (a replay raises what history raised)."""
+        self.events.advance(int((now if now is not None else self.clock()).timestamp() * _US), drained)
 
         def close_of(topic: str) -> int | None:
             return self.events.close_of((topic,))
