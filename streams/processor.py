@@ -93,7 +93,6 @@ class EventProcessor:
             dedup.confirm(confirmed)
         work = _Pass(FoldedBatch(tables=[], size=len(records), seq=seq), [], datetime.now(UTC))
         batch = work.batch
-        newest: dict[TP, int] = {}
         for topic, partition, offset, raw in sorted(records, key=lambda r: (r[0], r[1], r[2])):
             result = validate(raw, topic)
             if isinstance(result, Rejected):
@@ -118,9 +117,6 @@ class EventProcessor:
                     item = _Item(topic, partition, offset, raw, record, kind, {Month.of(at)},
                                  contributions(record, self.catalogue), at, t,
                                  id_digest(kind, record["event_id"]))
-                    tp = (topic, partition)
-                    if t > newest.get(tp, t - 1):
-                        newest[tp] = t
             except Exception as exc:
                 why = Rejected(
                     UNPROCESSABLE, f"the event could not be folded ({type(exc).__name__}: {exc})", None, kind
@@ -130,6 +126,10 @@ class EventProcessor:
             work.items.append(item)
         ask: dict[str, set[str]] = {}
         bounds: dict[str, list[int]] = {}
+        # An event is late against the newest *before* it, in the order memory sees them (offsets): the
+        # batch's own newest would make every in-order event at a batch's start look late (a batch may
+        # span hours of event time) and ask the store for nothing.
+        running: dict[TP, int] = {}
         for item in work.items:
             if item.at is None:
                 continue
@@ -137,7 +137,8 @@ class EventProcessor:
             dedup = self.seen.get(tp)
             if dedup is None:
                 dedup = self.seen[tp] = Deduplicator()
-            latest = max(newest[tp], dedup.newest if dedup.newest is not None else newest[tp])
+            latest = running.get(tp, dedup.newest)
+            running[tp] = item.t if latest is None else max(latest, item.t)
             if dedup.needs_lookup(item.t, latest):
                 ask.setdefault(item.topic, set()).add(item.record["event_id"])
                 low, high = bounds.setdefault(item.topic, [item.t, item.t])
