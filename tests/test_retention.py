@@ -122,11 +122,14 @@ def test_the_dead_letter_tables_carry_their_ttl(store_path: Path) -> None:
     with open_store(store=store_path) as st:
         letters = st.query("SHOW CREATE TABLE sno_deadletter")[0][0]
         daily = st.query("SHOW CREATE TABLE sno_deadletter_daily")[0][0]
+        query = "SELECT count(), countIf(NOT is_done) FROM system.mutations WHERE database = currentDatabase()"
+        before = st.query(query)
         st.migrate()  # again, as every start does: metadata only, no mutation queued
-        mutations = st.query("SELECT count() FROM system.mutations WHERE database = currentDatabase()")
+        after = st.query(query)
     assert "TTL toDateTime(received_at) + toIntervalMonth(13)" in letters
     assert "TTL day + toIntervalMonth(25)" in daily
-    assert mutations == [(0,)]
+    # (migration 0008 ran one, once, to the end: it times the ledger rows written before it)
+    assert after == before and after[0][1] == 0
 
 
 def test_after_a_prune_a_restarted_worker_reads_nothing_again_and_counts_nothing_twice(
