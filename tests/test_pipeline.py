@@ -19,6 +19,7 @@ from sno.core.buckets import MonthInputs
 from sno.core.catalogue import load_catalogue
 from sno.core.dedup import Deduplicator
 from sno.core.snapshots import SNAPSHOT_TYPES, Snapshots
+from sno.core.topics import DEADLETTER_TOPIC
 from sno.rollups import read_inputs, read_snapshots
 from sno.runtime.store import open_store
 from tests.conftest import sno_env
@@ -114,7 +115,7 @@ def test_bad_records_are_dead_lettered_with_their_reason_and_change_no_rollup(
     assert b"not json at all" in originals
     assert not any(b"123456782" in o for o in originals), "a BSN must not survive into the dead letters"
 
-    letters = read_topic(fresh_broker.bootstrap, "sno.deadletter", expected=len(invalid))
+    letters = read_topic(fresh_broker.bootstrap, DEADLETTER_TOPIC, expected=len(invalid))
     assert sorted(orjson.loads(v)["reason"] for _, v in letters) == reasons
     assert sorted(orjson.loads(v)["source"]["topic"] for _, v in letters) == sorted(
         topic_and_key(line)[0] for line in invalid

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from sno.core.topics import DEADLETTER_TOPIC
 from sno.runtime.broker import LocalBroker
 from sno.runtime.store import open_store
 from tests.conftest import sno_env
@@ -145,6 +146,6 @@ def test_dead_letters_reach_their_topic_even_when_the_worker_dies_right_after_wr
             f"{t}/{p}/{o}".encode()
             for t, p, o in st.query("SELECT topic, partition, offset FROM sno_deadletter FINAL")
         }
-    published = {key for key, _ in read_topic(fresh_broker.bootstrap, "sno.deadletter")}
+    published = {key for key, _ in read_topic(fresh_broker.bootstrap, DEADLETTER_TOPIC)}
     assert len(positions) == len(invalid)
     assert positions <= published  # at least once: none lost

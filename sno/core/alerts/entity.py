@@ -18,6 +18,7 @@ from sno.core.alerts.model import Alert, Severity, State, Subject, alert_id, sub
 from sno.core.alerts.timeline import Claim, Group, Key, Transition, simulate
 from sno.core.catalogue import Catalogue
 from sno.core.intervals import instant_key
+from sno.core.topics import TOPICS
 
 __all__ = ["TimelineRule"]
 
@@ -30,7 +31,6 @@ class TimelineRule:
     what each knowledge state claims, and how a transition reads (``describe``)."""
 
     name: str = ""
-    topics: frozenset[str] = frozenset()
     kinds: frozenset[str] = frozenset()
     #: which horizon extrapolates the last knowledge: event time ("time") or the close horizon ("close")
     horizon: str = "time"
@@ -40,6 +40,8 @@ class TimelineRule:
         self.rules = rules
         self.emitter = emitter
         self.forget_us = forget_us
+        #: the topics of the rule's snapshot kinds: the sources it waits to hear from (``quiet``)
+        self.topics = frozenset(TOPICS[kind] for kind in self.kinds)
         self.groups: dict[Key, Group] = {}
         #: alert id -> state sent, the firing event time, and what the alert is about
         self.sent: dict[str, State] = {}
