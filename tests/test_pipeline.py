@@ -27,24 +27,17 @@ from tests.eventgen import events
 from tests.kafka_util import produce_lines, read_topic, topic_and_key
 
 
+def worker_command(bootstrap: str, store: Path, *extra: str) -> list[str]:
+    """`sno worker --drain` on this broker and store, in batches of 400 (the pipeline tests' worker)."""
+    return [sys.executable, "-m", "sno.cli", "worker", "--drain", "--broker", bootstrap,
+            "--store", str(store), "--batch-size", "400", *extra]
+
+
 def run_worker(
     bootstrap: str, store: Path, *extra: str, env: dict[str, str] | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sno.cli",
-            "worker",
-            "--drain",
-            "--broker",
-            bootstrap,
-            "--store",
-            str(store),
-            "--batch-size",
-            "400",
-            *extra,
-        ],
+        worker_command(bootstrap, store, *extra),
         capture_output=True,
         timeout=timeout,
         env=env or sno_env(),
