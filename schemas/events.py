@@ -31,6 +31,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from sno.core.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, TOPICS
+
 __all__ = [
     "ALERTS_TOPIC",
     "CONTRACT_VERSION",
@@ -63,24 +65,6 @@ __all__ = [
 #: Version of docs/events.md that these models implement; published in every JSON Schema file. 1.1 adds the
 #: outage fields `ddos` and `analysis`, both optional, so every version 1 event is a valid 1.1 event.
 CONTRACT_VERSION: Final = "1.1"
-
-#: Topic of each event type (docs/events.md, "Types and topics").
-TOPICS: Final[dict[str, str]] = {
-    "authentication": "sno.authentications",
-    "transaction": "sno.transactions",
-    "message": "sno.messages",
-    "notification": "sno.notifications",
-    "api_request": "sno.api-requests",
-    "incident": "sno.incidents",
-    "outage": "sno.outages",
-    "maintenance": "sno.maintenance",
-    "support_contact": "sno.support",
-    "forecast": "sno.forecasts",
-}
-#: Every rejected input, with its reason (docs/events.md, "Invalid input").
-DEADLETTER_TOPIC: Final = "sno.deadletter"
-#: Breach alerts published by the pipeline (docs/interfaces.md, "Alerts").
-ALERTS_TOPIC: Final = "sno.alerts"
 
 #: Event types in the order of docs/events.md.
 EVENT_TYPES: Final[tuple[str, ...]] = tuple(TOPICS)

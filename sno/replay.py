@@ -41,16 +41,14 @@ from typing import IO, Any
 import orjson
 
 from schemas.deadletter import DeadLetter
+from sno.core.topics import DEADLETTER_TOPIC, INPUT_TOPICS
 from sno.ingest import BatchPublisher, IngestError, IngestSummary, Progress, SourceError, Sources, connect
 from sno.runtime.broker import LocalBroker, wait_until_answers
 from sno.runtime.children import preexec
 from sno.runtime.topics import ensure_topics
 
 DEFAULT_CHUNK_LINES = 1_000_000
-INPUT_AND_OUTPUT_TOPICS = (
-    "sno.authentications", "sno.transactions", "sno.messages", "sno.notifications", "sno.api-requests",
-    "sno.incidents", "sno.outages", "sno.maintenance", "sno.support", "sno.forecasts", "sno.deadletter",
-)
+INPUT_AND_OUTPUT_TOPICS = (*INPUT_TOPICS, DEADLETTER_TOPIC)
 
 
 @dataclass

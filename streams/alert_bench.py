@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from sno.core.calendar import TZ
+from sno.core.topics import ALERTS_TOPIC, TOPICS
 
 TRIGGERS = 60
 TRIGGER_EVERY = 0.5
@@ -48,7 +49,7 @@ async def _measure(bootstrap: str, rate: float) -> list[float]:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    consumer = AIOKafkaConsumer("sno.alerts", bootstrap_servers=bootstrap, group_id=None,
+    consumer = AIOKafkaConsumer(ALERTS_TOPIC, bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="latest", fetch_max_wait_ms=20)
     await producer.start()
     await consumer.start()
@@ -79,12 +80,12 @@ async def _measure(bootstrap: str, rate: float) -> list[float]:
                     "started_at": _ts(now - timedelta(seconds=1)), "completed_at": _ts(now),
                     "outcome": "success",
                 })
-                await producer.send("sno.authentications", event, key=f"lat-{n}".encode())
+                await producer.send(TOPICS["authentication"], event, key=f"lat-{n}".encode())
                 n += 1
             if now_m >= next_trigger:
                 mid, value = _maintenance(k, now)
                 sent[mid] = time.time()
-                await producer.send_and_wait("sno.maintenance", value, key=mid.encode())
+                await producer.send_and_wait(TOPICS["maintenance"], value, key=mid.encode())
                 next_trigger += TRIGGER_EVERY
                 k += 1
             await asyncio.sleep(0.005)
@@ -125,13 +126,6 @@ def alert_latency(bootstrap: str, folder: Path, rate: float) -> dict[str, float 
 
 # ---- the same month in any order (issue 14): `python -m streams.alert_bench order FILE` -------------------
 
-#: topic of each event type (docs/events.md)
-_TOPICS = {
-    "authentication": "sno.authentications", "transaction": "sno.transactions", "message": "sno.messages",
-    "notification": "sno.notifications", "api_request": "sno.api-requests", "incident": "sno.incidents",
-    "outage": "sno.outages", "maintenance": "sno.maintenance", "support_contact": "sno.support",
-    "forecast": "sno.forecasts",
-}
 
 
 def read_month(path: Path) -> list[dict[str, Any]]:
@@ -193,7 +187,7 @@ def replay(records: list[dict[str, Any]], batch: int = 1000, partitions: int = 2
             engine.restore([dict(zip(ALERT_COLUMNS, a.to_row(), strict=True)) for a in out],
                            [r for r in records[:i] if r["type"] in ("incident", "outage", "maintenance")],
                            [(f, k, tuple(v)) for (f, k), v in counts.items()])
-        source = (_TOPICS[record["type"]], zlib.crc32(str(record.get("event_id")).encode()) % partitions)
+        source = (TOPICS[record["type"]], zlib.crc32(str(record.get("event_id")).encode()) % partitions)
         out += engine.observe(record, source)
         if restart_at is not None and i < restart_at:
             for family, key, values in contributions(record, catalogue):

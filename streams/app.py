@@ -16,7 +16,8 @@ from typing import Any
 import faust
 import orjson
 
-from streams.settings import ALERTS_TOPIC, DEADLETTER_TOPIC, INPUT_TOPICS, PipelineSettings
+from sno.core.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, INPUT_TOPICS
+from streams.settings import PipelineSettings
 
 log = logging.getLogger(__name__)
 

@@ -24,22 +24,6 @@ from typing import Any
 
 from sno.runtime.transport import KafkaSecurity
 
-#: Input topics of docs/events.md. Kept here (not imported from schemas) so the Faust app can be built
-#: before the contract module is loaded; tests check the two agree.
-INPUT_TOPICS: tuple[str, ...] = (
-    "sno.authentications",
-    "sno.transactions",
-    "sno.messages",
-    "sno.notifications",
-    "sno.api-requests",
-    "sno.incidents",
-    "sno.outages",
-    "sno.maintenance",
-    "sno.support",
-    "sno.forecasts",
-)
-DEADLETTER_TOPIC = "sno.deadletter"
-ALERTS_TOPIC = "sno.alerts"
 #: The largest record the worker's producer sends: a valid event (at most a 1 MiB line), its key and the
 #: record batch's overhead, with room to spare.
 FORWARD_MAX_BYTES = 2 * 1024 * 1024

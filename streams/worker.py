@@ -16,8 +16,9 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
+from sno.core.topics import INPUT_TOPICS
 from sno.runtime.store import Store
-from streams.settings import INPUT_TOPICS, PipelineSettings
+from streams.settings import PipelineSettings
 from streams.sink import ClickHouseSink, Stats
 
 log = logging.getLogger(__name__)

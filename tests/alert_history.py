@@ -10,19 +10,9 @@ from typing import Any
 
 from sno.core.alerts import Alert, AlertEngine
 from sno.core.catalogue import load_catalogue
+from sno.core.topics import TOPICS
 
 CATALOGUE = load_catalogue()
-TOPIC = {
-    "authentication": "sno.authentications",
-    "transaction": "sno.transactions",
-    "message": "sno.messages",
-    "notification": "sno.notifications",
-    "api_request": "sno.api-requests",
-    "incident": "sno.incidents",
-    "outage": "sno.outages",
-    "maintenance": "sno.maintenance",
-    "support_contact": "sno.support",
-}
 #: wall-clock seconds that make every source idle (alerts.toml: idle_source_seconds = 30)
 IDLE_SECONDS = 31
 
@@ -53,7 +43,7 @@ def engine(now: str = "2026-04-02T10:00:00+02:00") -> AlertEngine:
 
 
 def source(record: Mapping[str, Any], partitions: int = 1) -> tuple[str, int]:
-    return (TOPIC[record["type"]], zlib.crc32(str(record.get("event_id")).encode()) % partitions)
+    return (TOPICS[record["type"]], zlib.crc32(str(record.get("event_id")).encode()) % partitions)
 
 
 def feed(e: AlertEngine, steps: Iterable[Any], batch: int = 500) -> list[Alert]:

@@ -8,22 +8,22 @@ from collections.abc import Iterable
 import orjson
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from schemas.events import TOPICS
-
-KEY_FIELDS = {"incident": "incident_id", "outage": "outage_id", "maintenance": "maintenance_id"}
+from schemas.events import KEY_FIELDS, TOPICS
 
 
-def topic_and_key(line: bytes, default_topic: str = "sno.authentications") -> tuple[str, bytes]:
+def topic_and_key(line: bytes, default_topic: str = TOPICS["authentication"]) -> tuple[str, bytes]:
     """Where a producer following docs/events.md would send this line (bad lines: the default topic)."""
     try:
         obj = orjson.loads(line)
         kind = obj["type"]
-        return TOPICS[kind], str(obj[KEY_FIELDS.get(kind, "event_id")]).encode()
+        return TOPICS[kind], str(obj[KEY_FIELDS[kind]]).encode()
     except Exception:
         return default_topic, b"unparseable"
 
 
-def produce_lines(bootstrap: str, lines: Iterable[bytes], default_topic: str = "sno.authentications") -> int:
+def produce_lines(
+    bootstrap: str, lines: Iterable[bytes], default_topic: str = TOPICS["authentication"]
+) -> int:
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     n = 0
     for line in lines:

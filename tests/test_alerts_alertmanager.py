@@ -18,6 +18,7 @@ import pytest
 
 from sno.alertmanager import alertmanager_payload, post_alerts
 from sno.core.alerts import Alert, alert_id
+from sno.core.topics import TOPICS
 
 BINARY = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 CONFIG = """\
@@ -183,7 +184,7 @@ def test_a_replayed_breach_reaches_alertmanager_with_its_event_times_and_pages_n
         "notified_at": datetime(2026, 4, 2, 8, 10, tzinfo=UTC),
         "resolved_at": datetime(2026, 4, 2, 15, tzinfo=UTC),
     }
-    alerts = engine.observe(incident, ("sno.incidents", 0))
+    alerts = engine.observe(incident, (TOPICS["incident"], 0))
     alerts += engine.advance(wall + timedelta(seconds=60))  # the topic is quiet: the resolutions follow
     hundred = [a for a in alerts if a.subject == "I-7H P1 100%"]
     assert [a.state for a in hundred] == ["firing", "resolved"] and all(a.replayed for a in hundred)

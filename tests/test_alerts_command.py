@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sno.commands.alerts import COLUMNS, command, parse_since
 from sno.core.alerts import AlertEngine
 from sno.core.catalogue import load_catalogue
+from sno.core.topics import TOPICS
 from sno.runtime.store import open_store
 
 
@@ -31,7 +32,7 @@ def _alerts(wall: datetime = datetime(2026, 4, 2, 8, 0, 59, tzinfo=UTC)) -> list
                 "started_at": t,
                 "completed_at": t + timedelta(seconds=1),
             },
-            ("sno.transactions", 0),
+            (TOPICS["transaction"], 0),
         )
     out += engine.advance(wall)
     return [a.to_json() for a in out]

@@ -20,9 +20,9 @@ from sno.core.alerts import ALERT_COLUMNS, Alert, AlertEngine
 from sno.core.buckets import contributions
 from sno.core.dedup import event_time
 from sno.core.intervals import instant_key
+from sno.core.topics import TOPICS
 from tests.alert_history import (
     CATALOGUE,
-    TOPIC,
     api_request,
     at,
     auths,
@@ -335,9 +335,9 @@ def test_each_topic_read_to_its_end_before_the_others_gives_the_same_alerts(
     rule: str, in_order: dict[str, list[Alert]]
 ) -> None:
     records = history(rule)
-    for topic in sorted({TOPIC[r["type"]] for r in records}):
-        first = [r for r in records if TOPIC[r["type"]] == topic]
-        alerts = read(first + [r for r in records if TOPIC[r["type"]] != topic])
+    for topic in sorted({TOPICS[r["type"]] for r in records}):
+        first = [r for r in records if TOPICS[r["type"]] == topic]
+        alerts = read(first + [r for r in records if TOPICS[r["type"]] != topic])
         assert of(rule, alerts) == of(rule, in_order[rule]), f"{topic} read first"
         assert still_firing(alerts) == set()
 

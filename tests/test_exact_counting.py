@@ -25,13 +25,14 @@ from sno.core.buckets import FAMILIES, MonthInputs
 from sno.core.catalogue import load_catalogue
 from sno.core.dedup import Deduplicator, event_time
 from sno.core.intervals import instant_key
+from sno.core.topics import TOPICS
 from sno.rollups import read_inputs
 from sno.runtime.store import Store
 from streams.processor import EventProcessor, owner_partition
 from streams.sink import ClickHouseSink, Fenced
 
 APRIL = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)  # local midnight starting April 2026 (R1, R2)
-TOPIC = "sno.authentications"
+TOPIC = TOPICS["authentication"]
 OWNERS = 2
 
 
@@ -179,7 +180,6 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
-from schemas.events import TOPICS  # noqa: E402
 from sno.core.snapshots import SNAPSHOT_TYPES  # noqa: E402
 from tests.conftest import sno_env  # noqa: E402
 from tests.kafka_util import produce_lines  # noqa: E402

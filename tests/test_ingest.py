@@ -32,6 +32,7 @@ from schemas.validate import MAX_LINE_BYTES
 from sno import ingest
 from sno.commands.ingest import command as ingest_command
 from sno.ingest import LineReader, publish_files
+from sno.ingest import publisher as ingest_publisher
 from sno.runtime.broker import LocalBroker
 from tests.conftest import sno_env
 
@@ -400,7 +401,7 @@ def test_a_broker_lost_mid_file_ends_ingest_with_what_was_published_and_where_to
     """The broker is killed while a large file is being published: the run ends (within the stall
     bound, here shortened) with the progress to resume from, which never lies beyond a line whose
     batch the broker did not acknowledge; and the one line of `sno ingest` says so."""
-    monkeypatch.setattr(ingest, "STALL_TIMEOUT_S", 5.0)
+    monkeypatch.setattr(ingest_publisher, "STALL_TIMEOUT_S", 5.0)
     run = uuid.uuid4().hex[:8]
     lines = _numbered(150_000, run)
     path = tmp_path / f"{run}.jsonl"

@@ -29,6 +29,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from sno.core.topics import TOPICS
 from sno.runtime.broker import LocalBroker
 from tests.conftest import sno_env
 from tests.eventgen import events
@@ -231,7 +232,7 @@ def test_lag_is_exported_per_assigned_partition_and_is_zero_once_everything_is_w
     lag = values(scraped, "sno_consumer_lag_records")
     assigned = values(scraped, "sno_assigned_partitions")
     assert len(lag) == next(iter(assigned.values())) >= 10
-    assert {dict(labels)["topic"] for labels in lag} >= {"sno.authentications", "sno.support"}
+    assert {dict(labels)["topic"] for labels in lag} >= {TOPICS["authentication"], TOPICS["support_contact"]}
     assert set(lag.values()) == {0.0}
     assert values(scraped, "sno_fold_queue_batches") == {(): 0.0}
 

@@ -19,6 +19,7 @@ from sno.core.buckets import MonthInputs
 from sno.core.catalogue import load_catalogue
 from sno.core.dedup import Deduplicator
 from sno.core.snapshots import SNAPSHOT_TYPES, Snapshots
+from sno.core.topics import DEADLETTER_TOPIC
 from sno.rollups import read_inputs, read_snapshots
 from sno.runtime.store import open_store
 from tests.conftest import sno_env
@@ -26,24 +27,17 @@ from tests.eventgen import events
 from tests.kafka_util import produce_lines, read_topic, topic_and_key
 
 
+def worker_command(bootstrap: str, store: Path, *extra: str) -> list[str]:
+    """`sno worker --drain` on this broker and store, in batches of 400 (the pipeline tests' worker)."""
+    return [sys.executable, "-m", "sno.cli", "worker", "--drain", "--broker", bootstrap,
+            "--store", str(store), "--batch-size", "400", *extra]
+
+
 def run_worker(
     bootstrap: str, store: Path, *extra: str, env: dict[str, str] | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sno.cli",
-            "worker",
-            "--drain",
-            "--broker",
-            bootstrap,
-            "--store",
-            str(store),
-            "--batch-size",
-            "400",
-            *extra,
-        ],
+        worker_command(bootstrap, store, *extra),
         capture_output=True,
         timeout=timeout,
         env=env or sno_env(),
@@ -114,7 +108,7 @@ def test_bad_records_are_dead_lettered_with_their_reason_and_change_no_rollup(
     assert b"not json at all" in originals
     assert not any(b"123456782" in o for o in originals), "a BSN must not survive into the dead letters"
 
-    letters = read_topic(fresh_broker.bootstrap, "sno.deadletter", expected=len(invalid))
+    letters = read_topic(fresh_broker.bootstrap, DEADLETTER_TOPIC, expected=len(invalid))
     assert sorted(orjson.loads(v)["reason"] for _, v in letters) == reasons
     assert sorted(orjson.loads(v)["source"]["topic"] for _, v in letters) == sorted(
         topic_and_key(line)[0] for line in invalid

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 
+from sno.core.topics import ALERTS_TOPIC
 from sno.runtime.store import open_store
 from tests.kafka_util import produce_lines, read_topic
 from tests.test_pipeline import run_worker
@@ -41,7 +42,7 @@ def test_a_minute_over_the_digid_capacity_fires_one_alert_that_a_restart_does_no
     produce_lines(fresh_broker.bootstrap, lines)
     assert run_worker(fresh_broker.bootstrap, store_path).returncode == 0
 
-    published = [orjson.loads(v) for _, v in read_topic(fresh_broker.bootstrap, "sno.alerts")]
+    published = [orjson.loads(v) for _, v in read_topic(fresh_broker.bootstrap, ALERTS_TOPIC)]
     capacity = [a for a in published if a["rule"] == "capacity_exceeded"]
     assert [a["state"] for a in capacity] == ["firing", "resolved"]
     firing = capacity[0]
@@ -57,7 +58,7 @@ def test_a_minute_over_the_digid_capacity_fires_one_alert_that_a_restart_does_no
     # The same minute delivered again, a new worker on the same store: nothing new is published.
     produce_lines(fresh_broker.bootstrap, lines[:100])
     assert run_worker(fresh_broker.bootstrap, store_path).returncode == 0
-    again = [orjson.loads(v) for _, v in read_topic(fresh_broker.bootstrap, "sno.alerts")]
+    again = [orjson.loads(v) for _, v in read_topic(fresh_broker.bootstrap, ALERTS_TOPIC)]
     assert len([a for a in again if a["rule"] == "capacity_exceeded"]) == 2
 
 

@@ -12,19 +12,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sno.core.topics import DEADLETTER_TOPIC
 from sno.runtime.broker import LocalBroker
 from sno.runtime.store import open_store
 from tests.conftest import sno_env
 from tests.eventgen import events
 from tests.kafka_util import produce_lines, read_topic
-from tests.test_pipeline import run_worker, stored
+from tests.test_pipeline import run_worker, stored, worker_command
 
 
 @pytest.fixture(scope="module")
@@ -71,21 +71,7 @@ def test_a_worker_killed_inside_a_flush_and_restarted_loses_nothing_and_counts_n
 
 def _kill_when_flowing(bootstrap: str, store: Path, status: Path, after_processed: int) -> int:
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sno.cli",
-            "worker",
-            "--drain",
-            "--broker",
-            bootstrap,
-            "--store",
-            str(store),
-            "--batch-size",
-            "400",
-            "--status-file",
-            str(status),
-        ],
+        worker_command(bootstrap, store, "--status-file", str(status)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=sno_env(),
@@ -145,6 +131,6 @@ def test_dead_letters_reach_their_topic_even_when_the_worker_dies_right_after_wr
             f"{t}/{p}/{o}".encode()
             for t, p, o in st.query("SELECT topic, partition, offset FROM sno_deadletter FINAL")
         }
-    published = {key for key, _ in read_topic(fresh_broker.bootstrap, "sno.deadletter")}
+    published = {key for key, _ in read_topic(fresh_broker.bootstrap, DEADLETTER_TOPIC)}
     assert len(positions) == len(invalid)
     assert positions <= published  # at least once: none lost

@@ -16,6 +16,7 @@ from sno.core.catalogue import load_catalogue
 from sno.core.dedup import Deduplicator, event_time, id_digest
 from sno.core.intervals import instant_key
 from sno.core.snapshots import Snapshots
+from tests.test_rules_performance import attempt
 
 CEST = timezone(timedelta(hours=2))
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -24,17 +25,8 @@ T = datetime(2026, 4, 14, 10, 0, tzinfo=CEST)
 
 
 def auth(i: int, start: datetime, seconds: float, afnemer: str | None = None) -> dict:
-    return {
-        "type": "authentication",
-        "event_id": f"a{i}",
-        "service": "digid",
-        "environment": "production",
-        "afnemer_id": afnemer,
-        "started_at": start,
-        "completed_at": start + timedelta(seconds=seconds),
-        "outcome": "success",
-        "level": None,
-    }
+    """A DigiD authentication as test_rules_performance builds it, with the id ``a<i>``."""
+    return {**attempt(start, seconds, afnemer=afnemer), "event_id": f"a{i}"}
 
 
 def message(i: int, received: datetime, processed: datetime | None) -> dict:

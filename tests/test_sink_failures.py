@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from sno.core.topics import TOPICS
 from sno.runtime.store import Store
 from streams.sink import ClickHouseSink, FoldedBatch, RawRecord
 
-TOPIC = "sno.authentications"
+TOPIC = TOPICS["authentication"]
 
 
 class FailsOnSecondBatch:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from sno.core.topics import TOPICS
 from sno.runtime import transport
 from sno.runtime.broker import LocalBroker, free_port, resolve_broker_bin, wait_until_answers
 from sno.runtime.store import Store, StoreError
@@ -234,7 +235,7 @@ def test_kafka_python_aiokafka_and_the_faust_worker_all_work_through_tls_only(
     with pytest.MonkeyPatch.context() as patch:
         for key, value in _tls_env(pki["ca"]).items():
             patch.setenv(key, value)
-        records = asyncio.run(read_ranges(tls_broker, {("sno.authentications", 0): (0, 4)}))
+        records = asyncio.run(read_ranges(tls_broker, {(TOPICS["authentication"], 0): (0, 4)}))
     assert [r[2] for r in records] == [0, 1, 2, 3, 4]
 
 

@@ -19,8 +19,8 @@ import click
 from sno.commands._options import broker_option, clickhouse_option, fail, one_line_errors, store_option
 from sno.core.alerts import INTERFACE_KEYS
 from sno.core.calendar import TZ
+from sno.core.topics import ALERTS_TOPIC
 
-ALERTS_TOPIC = "sno.alerts"
 #: what one alert is on `sno.alerts` and in `--format json` (docs/interfaces.md "Alerts")
 COLUMNS = INTERFACE_KEYS
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")

@@ -150,11 +150,7 @@ def _auth(event: Mapping[str, Any], catalogue: Catalogue) -> list[tuple[str, tup
     norms = _norms(catalogue, service, started)
     within = 0
     if norms is not None and norms.performance is not None:
-        limit_us = round(norms.performance.processing_limit_seconds * 1_000_000)
-        if norms.performance.processing_comparison == "le":
-            within = 1 if elapsed_us <= limit_us else 0
-        else:
-            within = 1 if elapsed_us < limit_us else 0
+        within = 1 if norms.performance.within_processing_limit(elapsed_us) else 0
     key = (
         service,
         event.get("environment") or "production",
@@ -179,7 +175,7 @@ def _message(event: Mapping[str, Any], catalogue: Catalogue) -> list[tuple[str, 
             processed = 1
             if limits is not None:
                 elapsed_us = instant_key(processed_at) - instant_key(received)
-                within = 1 if elapsed_us <= round(limits.message_processing_hours * 3_600_000_000) else 0
+                within = 1 if elapsed_us <= limits.message_processing_limit_us else 0
     over = 0
     if limits is not None and (event.get("attachment_bytes") or 0) > limits.attachment_bytes_max:
         over = 1

@@ -52,6 +52,16 @@ def _require_date(day: date, name: str) -> None:
         raise TypeError(f"{name} must be a date (not a datetime), got {type(day).__name__}")
 
 
+def _window_span(start: datetime, end: datetime, from_t: time, to_t: time) -> tuple[int, int]:
+    """The checked arguments of a daily-window question (aware instants, wall-clock times): [start, end)
+    as instant keys."""
+    _require_aware(start, "start")
+    _require_aware(end, "end")
+    _require_wall_time(from_t, "from_t")
+    _require_wall_time(to_t, "to_t")
+    return instant_key(start), instant_key(end)
+
+
 def _require_wall_time(t: time, name: str) -> None:
     if not isinstance(t, time):
         raise TypeError(f"{name} must be a datetime.time, got {type(t).__name__}")
@@ -322,11 +332,7 @@ class WorkCalendar:
         Each window belongs to the day it starts on, so a night window of a workday counts even when
         it ends on a Saturday; on DST nights a window is as long as the clocks make it (R1).
         """
-        _require_aware(start, "start")
-        _require_aware(end, "end")
-        _require_wall_time(from_t, "from_t")
-        _require_wall_time(to_t, "to_t")
-        ks, ke = instant_key(start), instant_key(end)
+        ks, ke = _window_span(start, end, from_t, to_t)
         if ke <= ks:
             return []
         start, end = start.astimezone(TZ), end.astimezone(TZ)
@@ -354,11 +360,7 @@ class WorkCalendar:
         via :meth:`workdays_between`) times the wall-clock length, and only windows touching a DST change
         are corrected. A span of years costs a handful of days, not one step per day or minute.
         """
-        _require_aware(start, "start")
-        _require_aware(end, "end")
-        _require_wall_time(from_t, "from_t")
-        _require_wall_time(to_t, "to_t")
-        ks, ke = instant_key(start), instant_key(end)
+        ks, ke = _window_span(start, end, from_t, to_t)
         if ke <= ks:
             return 0.0
         first, last = start.astimezone(TZ).date(), end.astimezone(TZ).date()

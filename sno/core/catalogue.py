@@ -155,6 +155,18 @@ class Performance(_Strict):
     capacity_per_minute: int = Field(gt=0)
     stated: str = ""
 
+    @cached_property
+    def processing_limit_us(self) -> int:
+        """The processing limit in microseconds, rounded once here for every path that judges R14."""
+        return round(self.processing_limit_seconds * 1_000_000)
+
+    def within_processing_limit(self, elapsed_us: int) -> bool:
+        """R14: a login that took ``elapsed_us`` is within the limit when it took at most (``le``) or less
+        than (``lt``) the limit, as the version words it; the one place this is decided."""
+        if self.processing_comparison == "le":
+            return elapsed_us <= self.processing_limit_us
+        return elapsed_us < self.processing_limit_us
+
 
 class CapacityForecast(_Strict):
     """R17 thresholds (an afnemer above any one must send forecasts)."""
@@ -189,6 +201,12 @@ class MijnOverheidLimits(_Strict):
     attachment_bytes_max: int = Field(gt=0)
     attachments_over_max: int = Field(ge=0)
     forecast_deviation_max: Percent = Field(ge=0)
+
+    @cached_property
+    def message_processing_limit_us(self) -> int:
+        """The message processing limit in microseconds (R18, 24 h), rounded once here, so that the fold,
+        the rules and the report's SQL parameter judge a message late at the same instant."""
+        return round(self.message_processing_hours * 3_600_000_000)
 
     @model_validator(mode="after")
     def _apis(self) -> MijnOverheidLimits:

@@ -30,7 +30,6 @@ from sno.core.rules.mijnoverheid import (
     MessageTotals,
     MijnOverheidMeasures,
     abonnement_nights,
-    message_processing_limit_us,
 )
 from sno.core.snapshots import Snapshots
 from sno.rollups import read_inputs, read_snapshots
@@ -196,7 +195,7 @@ def read_mijnoverheid_measures(
     totals = [0] * 8
     message_hours = []
     for hour, *sums in store.named(
-        "mijnoverheid_message_hours", {**params, "limit_us": message_processing_limit_us(limits)}
+        "mijnoverheid_message_hours", {**params, "limit_us": limits.message_processing_limit_us}
     ):
         message_hours.append((_aware(hour), int(sums[0])))
         for i, v in enumerate(sums):

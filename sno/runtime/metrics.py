@@ -43,6 +43,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from sno.core.snapshots import SNAPSHOT_TYPES
+from sno.core.topics import TOPICS
 from sno.runtime.logs import StateLog
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ WRITE_STALE_SECONDS = 60.0
 WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 #: snapshot kinds and their topics, for attributing a fold that spans topics (docs/events.md)
-_SNAPSHOT_TOPICS = {"incident": "sno.incidents", "outage": "sno.outages", "maintenance": "sno.maintenance"}
+_SNAPSHOT_TOPICS = {kind: TOPICS[kind] for kind in SNAPSHOT_TYPES}
 
 
 class ChildProcessCollector:

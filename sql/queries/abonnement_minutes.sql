@@ -9,11 +9,8 @@ SELECT
     api,
     minute,
     sum(count) AS requests
-FROM sno_api_minute
-WHERE service = {service:String}
-  AND environment = {environment:String}
-  AND api IN {apis:Array(String)}
-  AND minute >= toDateTime({month:Date}, 'Europe/Amsterdam')
-  AND minute < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+FROM sno_api_minute_in_month(service = {service:String}, environment = {environment:String},
+                             month = {month:Date})
+WHERE api IN {apis:Array(String)}
 GROUP BY api, minute
 ORDER BY api, minute

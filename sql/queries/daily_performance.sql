@@ -20,11 +20,8 @@ FROM
         sum(count)                         AS n,
         sum(within)                        AS w,
         sum(duration_ms)                   AS ms
-    FROM sno_auth_minute
-    WHERE service = {service:String}
-      AND environment = {environment:String}
-      AND minute >= toDateTime({month:Date}, 'Europe/Amsterdam')
-      AND minute < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+    FROM sno_auth_minute_in_month(service = {service:String}, environment = {environment:String},
+                                  month = {month:Date})
     GROUP BY minute
 )
 GROUP BY day

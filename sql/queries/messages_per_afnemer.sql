@@ -8,10 +8,7 @@ SELECT
     sum(count)                         AS offered,
     sum(processed)                     AS processed,
     sum(rejected)                      AS rejected
-FROM sno_message_second
-WHERE service = 'mijnoverheid'
-  AND environment = {environment:String}
-  AND second >= toDateTime({month:Date}, 'Europe/Amsterdam')
-  AND second < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+FROM sno_message_second_in_month(service = 'mijnoverheid', environment = {environment:String},
+                                 month = {month:Date})
 GROUP BY day, afnemer_id
 ORDER BY day, afnemer_id

@@ -9,10 +9,7 @@ SELECT
     toStartOfHour(minute) AS hour,
     sum(count)            AS n_requests,
     sum(within)           AS n_within
-FROM sno_api_minute
-WHERE service = {service:String}
-  AND environment = {environment:String}
-  AND minute >= toDateTime({month:Date}, 'Europe/Amsterdam')
-  AND minute < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+FROM sno_api_minute_in_month(service = {service:String}, environment = {environment:String},
+                             month = {month:Date})
 GROUP BY api, hour
 ORDER BY api, hour

@@ -19,10 +19,7 @@ SELECT
         toInt64(toUnixTimestamp(second)) * 1000000 + {limit_us:Int64}
             < toInt64(toUnixTimestamp(toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam'))) * 1000000
     )                      AS n_pending_past_limit
-FROM sno_message_second
-WHERE service = {service:String}
-  AND environment = {environment:String}
-  AND second >= toDateTime({month:Date}, 'Europe/Amsterdam')
-  AND second < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+FROM sno_message_second_in_month(service = {service:String}, environment = {environment:String},
+                                 month = {month:Date})
 GROUP BY hour
 ORDER BY hour

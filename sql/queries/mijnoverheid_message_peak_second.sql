@@ -6,11 +6,8 @@
 SELECT
     second,
     sum(count) AS messages
-FROM sno_message_second
-WHERE service = {service:String}
-  AND environment = {environment:String}
-  AND second >= toDateTime({month:Date}, 'Europe/Amsterdam')
-  AND second < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+FROM sno_message_second_in_month(service = {service:String}, environment = {environment:String},
+                                 month = {month:Date})
 GROUP BY second
 ORDER BY messages DESC, second ASC
 LIMIT 1

@@ -6,10 +6,7 @@
 SELECT
     toStartOfHour(minute) AS hour,
     sum(count)            AS notifications
-FROM sno_notification_minute
-WHERE service = {service:String}
-  AND environment = {environment:String}
-  AND minute >= toDateTime({month:Date}, 'Europe/Amsterdam')
-  AND minute < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+FROM sno_notification_minute_in_month(service = {service:String}, environment = {environment:String},
+                                      month = {month:Date})
 GROUP BY hour
 ORDER BY hour

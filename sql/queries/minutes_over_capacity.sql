@@ -6,11 +6,8 @@
 SELECT
     toTimeZone(minute, 'Europe/Amsterdam') AS local_minute,
     sum(count)                             AS started
-FROM sno_auth_minute
-WHERE service = {service:String}
-  AND environment = {environment:String}
-  AND minute >= toDateTime({month:Date}, 'Europe/Amsterdam')
-  AND minute < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+FROM sno_auth_minute_in_month(service = {service:String}, environment = {environment:String},
+                              month = {month:Date})
 GROUP BY minute
 HAVING started > {capacity:UInt64}
 ORDER BY started DESC, minute

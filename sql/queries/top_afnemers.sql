@@ -12,11 +12,8 @@ FROM
 (
     -- rows of one key may not be merged yet (SummingMergeTree): sum per minute first
     SELECT afnemer_id, minute, sum(count) AS n, sum(within) AS w
-    FROM sno_auth_minute
-    WHERE service = {service:String}
-      AND environment = {environment:String}
-      AND minute >= toDateTime({month:Date}, 'Europe/Amsterdam')
-      AND minute < toDateTime(addMonths({month:Date}, 1), 'Europe/Amsterdam')
+    FROM sno_auth_minute_in_month(service = {service:String}, environment = {environment:String},
+                                  month = {month:Date})
     GROUP BY afnemer_id, minute
 )
 GROUP BY afnemer_id

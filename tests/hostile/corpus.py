@@ -369,7 +369,7 @@ def wrong_topic_cases(count: int = 5) -> list[Case]:
     out = []
     for index in range(count):
         event = dumps(b.event("authentication" if index % 2 else "message"))
-        wrong = "sno.messages" if index % 2 else "sno.authentications"
+        wrong = TOPICS["message"] if index % 2 else TOPICS["authentication"]
         out.append(Case("wrong topic", f"on {wrong} {index}", event, "wrong_topic", (), wrong))
         out.append(Case("wrong topic", f"on its own topic {index}", event, OK))
     return out

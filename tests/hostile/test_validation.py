@@ -15,6 +15,7 @@ import pytest
 
 from schemas.deadletter import MAX_ORIGINAL_BYTES, FileSource, TopicSource, deadletter_record, original_bytes
 from schemas.validate import REASONS, validate
+from sno.core.topics import TOPICS
 from streams.processor import EventProcessor
 from streams.sink import SeenLookup
 from tests.hostile.corpus import (
@@ -75,7 +76,7 @@ def _check_deadletters(cases: list[Case]) -> None:
         result = validate(case.line)
         if result.ok:
             continue
-        for source in (FileSource("hostile.jsonl", 1), TopicSource("sno.authentications", 0, 7)):
+        for source in (FileSource("hostile.jsonl", 1), TopicSource(TOPICS["authentication"], 0, 7)):
             record = deadletter_record(result, case.line, source)  # type: ignore[arg-type]
             kept = original_bytes(record)
             assert not scan([(case.name, kept), ("record", repr(record).encode())], forms), case.name
@@ -126,6 +127,7 @@ _FAR_FUTURE_REPRO = textwrap.dedent("""
     from schemas.validate import validate
     from sno.core.alerts import AlertEngine
     from sno.core.catalogue import load_catalogue
+    from sno.core.topics import TOPICS
     from tests.hostile.corpus import base
     def event(kind, n, started, completed):
         line = json.dumps({**base(kind), "event_id": f"e{n}", "started_at": started,
@@ -133,12 +135,12 @@ _FAR_FUTURE_REPRO = textwrap.dedent("""
         return validate(line.encode()).record
     engine = AlertEngine(load_catalogue())
     engine.observe(event("transaction", 1, "2026-04-02T10:00:00+02:00", "2026-04-02T10:00:01+02:00"),
-                   ("sno.transactions", 0))
+                   (TOPICS["transaction"], 0))
     engine.observe(event("authentication", 2, "2026-04-02T10:00:00Z", "2026-04-02T10:00:01Z"),
-                   ("sno.authentications", 0))
+                   (TOPICS["authentication"], 0))
     engine.advance()
     engine.observe(event("authentication", 3, "2099-12-31T23:59:58Z", "2099-12-31T23:59:59.999999Z"),
-                   ("sno.authentications", 0))
+                   (TOPICS["authentication"], 0))
     engine.advance()
 """)
 

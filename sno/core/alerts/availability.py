@@ -36,11 +36,11 @@ from sno.core.intervals import Interval, instant_key, intersect, subtract, union
 from sno.core.rules.availability import capacity_minutes, classify_maintenance, window_of
 from sno.core.rules.common import Context
 from sno.core.snapshots import Snapshots
+from sno.core.topics import AUTH_TOPIC_OF_SERVICE
 
 __all__ = ["AvailabilityBudget"]
 
 #: the stream whose minutes over capacity a service's availability leaves out (R16)
-_CAPACITY_TOPIC = {"digid": "sno.authentications", "digid-machtigen": "sno.transactions"}
 _NEVER = -(2**62)
 _Spans = list[tuple[int, int]]
 
@@ -79,7 +79,6 @@ def _upto(spans: _Spans, t: int) -> int:
 
 class AvailabilityBudget(TimelineRule):
     name = "availability_budget"
-    topics = frozenset({"sno.outages", "sno.maintenance"})
     kinds = frozenset({"outage", "maintenance"})
     horizon = "close"  # the minutes over capacity before it are final (R16)
 
@@ -131,7 +130,7 @@ class AvailabilityBudget(TimelineRule):
     def cap(self, group: Group, clock: EventClock) -> int | None:
         """Minutes over capacity leave U (R16), so nothing is sent beyond the close horizon of the stream
         that counts them, once that stream is known (or everything is quiet: none is coming)."""
-        topic = _CAPACITY_TOPIC.get(group.service)
+        topic = AUTH_TOPIC_OF_SERVICE.get(group.service)
         if topic is None:
             return None
         close = clock.close_of((topic,))

@@ -21,11 +21,11 @@ from sno.core.buckets import contributions
 from sno.core.calendar import Month
 from sno.core.catalogue import Catalogue
 from sno.core.intervals import instant_key
+from sno.core.topics import AUTH_TOPIC_OF_SERVICE, TOPICS
 
 __all__ = ["AuthMinutes", "Capacity"]
 
 MINUTE_US = 60_000_000
-_TOPIC = {"digid": "sno.authentications", "digid-machtigen": "sno.transactions"}
 _HOUR_US = 3_600_000_000
 
 
@@ -108,7 +108,8 @@ class AuthMinutes:
             if family != "auth_minute":
                 continue
             minute = instant_key(key[3])
-            self.topic.setdefault((key[0], key[1]), _TOPIC.get(key[0], "sno.authentications"))
+            topic = AUTH_TOPIC_OF_SERVICE.get(key[0], TOPICS["authentication"])
+            self.topic.setdefault((key[0], key[1]), topic)
             self._count(key[0], key[1], minute, (int(values[0]), int(values[1]), 0))
             first = minute if first is None else min(first, minute)
         return first

@@ -26,13 +26,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from sno.core.topics import SNAPSHOT_TOPICS
+
 __all__ = ["ALL", "EventClock", "Source"]
 
 Source = tuple[str, int]
 #: the topic set of the global ``time`` horizon
 ALL: frozenset[str] = frozenset()
-
-_SNAPSHOT_TOPICS = frozenset({"sno.incidents", "sno.outages", "sno.maintenance"})
 
 
 #: a source's watermark is the oldest of its last this many arrivals: one record far ahead (a retried one,
@@ -71,7 +71,7 @@ class EventClock:
     def observe(self, source: Source, t: int, wall: int) -> None:
         seen = self.sources.get(source)
         if seen is None:  # a partition that joins behind its topic's close is as late as a late event
-            behind = source[0] not in _SNAPSHOT_TOPICS and any(
+            behind = source[0] not in SNAPSHOT_TOPICS and any(
                 close is not None and t < close
                 for topics, (close, _) in self._horizons.items()
                 if source[0] in topics
@@ -79,7 +79,7 @@ class EventClock:
             self.sources[source] = _Seen(t, wall, wall if behind else None, [t], 1)
             self.late_events += behind
             return
-        if t < seen.newest - self.lateness_us and source[0] not in _SNAPSHOT_TOPICS:
+        if t < seen.newest - self.lateness_us and source[0] not in SNAPSHOT_TOPICS:
             seen.late_wall = wall
             self.late_events += 1
         if t > seen.newest:

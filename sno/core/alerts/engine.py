@@ -28,32 +28,18 @@ from sno.core.alerts.settings import AlertRules, load_alert_rules
 from sno.core.catalogue import Catalogue
 from sno.core.dedup import event_time
 from sno.core.intervals import instant_key
+from sno.core.topics import TOPICS
 
 __all__ = ["AlertEngine"]
 
 _US = 1_000_000
-#: the topic of each event type (docs/events.md), for callers that do not name a source
-TOPIC_OF = {
-    "authentication": "sno.authentications",
-    "transaction": "sno.transactions",
-    "message": "sno.messages",
-    "notification": "sno.notifications",
-    "api_request": "sno.api-requests",
-    "incident": "sno.incidents",
-    "outage": "sno.outages",
-    "maintenance": "sno.maintenance",
-    "support_contact": "sno.support",
-}
+#: the topic of each event type that can raise an alert (docs/events.md), for callers that do not name a
+#: source; forecasts carry no instant of their own and raise nothing
+TOPIC_OF = {kind: topic for kind, topic in TOPICS.items() if kind != "forecast"}
 _AUTH = frozenset({"authentication", "transaction"})
-#: the topics whose own close horizon closes the units of a counting rule
-_COUNTED = (
-    "sno.authentications",
-    "sno.transactions",
-    "sno.messages",
-    "sno.notifications",
-    "sno.api-requests",
-)
 _MO = frozenset({"message", "notification", "api_request"})
+#: the topics whose own close horizon closes the units of a counting rule
+_COUNTED = tuple(topic for kind, topic in TOPICS.items() if kind in _AUTH | _MO)
 _DAY_US = 86_400 * _US
 
 

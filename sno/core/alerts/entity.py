@@ -18,6 +18,7 @@ from sno.core.alerts.model import Alert, Severity, State, Subject, alert_id, sub
 from sno.core.alerts.timeline import Claim, Group, Key, Transition, simulate
 from sno.core.catalogue import Catalogue
 from sno.core.intervals import instant_key
+from sno.core.topics import TOPICS
 
 __all__ = ["TimelineRule"]
 
@@ -30,7 +31,6 @@ class TimelineRule:
     what each knowledge state claims, and how a transition reads (``describe``)."""
 
     name: str = ""
-    topics: frozenset[str] = frozenset()
     kinds: frozenset[str] = frozenset()
     #: which horizon extrapolates the last knowledge: event time ("time") or the close horizon ("close")
     horizon: str = "time"
@@ -40,6 +40,8 @@ class TimelineRule:
         self.rules = rules
         self.emitter = emitter
         self.forget_us = forget_us
+        #: the topics of the rule's snapshot kinds: the sources it waits to hear from (``quiet``)
+        self.topics = frozenset(TOPICS[kind] for kind in self.kinds)
         self.groups: dict[Key, Group] = {}
         #: alert id -> state sent, the firing event time, and what the alert is about
         self.sent: dict[str, State] = {}
@@ -229,27 +231,22 @@ class TimelineRule:
     def _supersede(self, group: Group, aid: str) -> Alert:
         """An alert sent that the timeline no longer holds (a restored one, or one sent before a version
         that arrived late): it resolves at the first snapshot after its firing that does not claim it."""
-        subject, severity, service, env, afnemer, _key = self.meta[aid]
+        subject = self.meta[aid][0]
         fired = self.fired.get(aid, group.states[-1][0] if group.states else 0)
         at = group.states[-1][0] if group.states else fired
         for (u, _know), claims in zip(group.states, self._claims(group), strict=True):
             if u >= fired and subject not in claims:
                 at = u
                 break
+        why = f"{subject.text}: superseded by a later snapshot, which no longer shows this condition."
+        return self._resolve(aid, max(at, fired), fired, why)
+
+    def _resolve(self, aid: str, at: int, fired: int, summary: str) -> Alert:
+        """The resolution of a sent alert that no transition resolves (superseded, or orphaned)."""
+        subject, severity, service, env, afnemer, _key = self.meta[aid]
         self.sent[aid] = "resolved"
         return self.emitter.alert(
-            self.name,
-            severity,
-            "resolved",
-            service,
-            env,
-            subject,
-            None,
-            None,
-            max(at, fired),
-            f"{subject.text}: superseded by a later snapshot, which no longer shows this condition.",
-            afnemer,
-            fired,
+            self.name, severity, "resolved", service, env, subject, None, None, at, summary, afnemer, fired
         )
 
     def _orphans(self, time: int | None) -> list[Alert]:
@@ -266,25 +263,9 @@ class TimelineRule:
                 fired = self.fired.get(aid, time)
                 if self.sent.get(aid) != "firing" or fired + self.forget_us > time:
                     continue
-                subject, severity, service, env, afnemer, _ = self.meta[aid]
-                self.sent[aid] = "resolved"
-                out.append(
-                    self.emitter.alert(
-                        self.name,
-                        severity,
-                        "resolved",
-                        service,
-                        env,
-                        subject,
-                        None,
-                        None,
-                        time,
-                        f"{subject.text}: no snapshot of it seen since; resolved so that nothing stays "
-                        "firing.",
-                        afnemer,
-                        fired,
-                    )
-                )
+                subject = self.meta[aid][0]
+                out.append(self._resolve(aid, time, fired, f"{subject.text}: no snapshot of it seen since; "
+                                         "resolved so that nothing stays firing."))
         return out
 
     def _adopt(self, group: Group) -> None:

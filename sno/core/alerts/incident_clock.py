@@ -73,7 +73,6 @@ def resolved_at(incident: Mapping[str, Any]) -> datetime | None:
 
 class IncidentClock(TimelineRule):
     name = "incident_clock"
-    topics = frozenset({"sno.incidents"})
     kinds = frozenset({"incident"})
 
     def groups_of(self, record: Mapping[str, Any]) -> list[Key]:

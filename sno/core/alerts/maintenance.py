@@ -31,7 +31,6 @@ __all__ = ["MaintenanceValidity"]
 
 class MaintenanceValidity(TimelineRule):
     name = "maintenance_invalid"
-    topics = frozenset({"sno.maintenance"})
     kinds = frozenset({"maintenance"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -22,6 +22,7 @@ from sno.core.alerts.settings import MO_MEASURES
 from sno.core.calendar import TZ
 from sno.core.catalogue import Catalogue
 from sno.core.intervals import instant_key
+from sno.core.topics import TOPICS
 
 __all__ = ["MijnOverheidLimits"]
 
@@ -29,11 +30,8 @@ _US = 1_000_000
 _HOUR_US = 3600 * _US
 _TIME_FIELD = {"message": "received_at", "notification": "queued_at", "api_request": "received_at"}
 #: the topic each series is read from: its close horizon closes the series' slots
-TOPIC = {
-    "message": "sno.messages",
-    "notification": "sno.notifications",
-    "validatieservice": "sno.api-requests",
-}
+TOPIC = {"message": TOPICS["message"], "notification": TOPICS["notification"],
+         "validatieservice": TOPICS["api_request"]}
 _WORDS = {
     "messages_per_second": ("messages", "second"),
     "messages_per_hour": ("messages", "hour"),

@@ -25,7 +25,6 @@ __all__ = ["P1Notice"]
 
 class P1Notice(TimelineRule):
     name = "p1_not_notified"
-    topics = frozenset({"sno.incidents"})
     kinds = frozenset({"incident"})
 
     def groups_of(self, record: Mapping[str, Any]) -> list[Key]:

@@ -31,7 +31,6 @@ __all__ = [
     "MessageTotals",
     "MijnOverheidMeasures",
     "abonnement_nights",
-    "message_processing_limit_us",
     "mijnoverheid_kpis",
     "mijnoverheid_measures",
     "night_of",
@@ -71,12 +70,6 @@ def night_of(instant: datetime, start: time, end: time) -> date | None:
     if t < end:
         return local.date() - timedelta(days=1)
     return None
-
-
-def message_processing_limit_us(limits: MijnOverheidLimits) -> int:
-    """The message processing limit in microseconds (R18, 24 h), as the bucket fold rounds it, so a
-    pending message is judged late at the same instant on every path."""
-    return round(limits.message_processing_hours * 3_600_000_000)
 
 
 @dataclass(frozen=True)
@@ -157,7 +150,7 @@ def mijnoverheid_measures(ctx: Context) -> MijnOverheidMeasures:
     if limits is None:
         raise ValueError(f"SNO {ctx.norms.version} has no MijnOverheid limits to measure against")
     month_end_k = instant_key(ctx.month.end)
-    limit_us = message_processing_limit_us(limits)
+    limit_us = limits.message_processing_limit_us
 
     totals = [0] * 8
     seconds: dict[datetime, int] = defaultdict(int)
