@@ -122,7 +122,8 @@ def test_the_dead_letter_tables_carry_their_ttl(store_path: Path) -> None:
     with open_store(store=store_path) as st:
         letters = st.query("SHOW CREATE TABLE sno_deadletter")[0][0]
         daily = st.query("SHOW CREATE TABLE sno_deadletter_daily")[0][0]
-        query = "SELECT count(), countIf(NOT is_done) FROM system.mutations WHERE database = currentDatabase()"
+        query = ("SELECT count(), countIf(NOT is_done) FROM system.mutations "
+                 "WHERE database = currentDatabase()")
         before = st.query(query)
         st.migrate()  # again, as every start does: metadata only, no mutation queued
         after = st.query(query)
