@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from sno.runtime import children
-from streams.sink import TP, FoldedBatch, RawRecord, SeenLookup
+from streams.batches import TP, FoldedBatch, RawRecord, SeenLookup
 
 _processor: Any = None
 

@@ -26,7 +26,7 @@ from sno.core.catalogue import Catalogue, load_catalogue
 from sno.core.dedup import Deduplicator, event_time, id_digest, utc_from_key
 from sno.core.intervals import instant_key
 from sno.core.snapshots import SNAPSHOT_TYPES
-from streams.sink import TP, FoldedBatch, RawRecord, SeenLookup, TableRows
+from streams.batches import TP, FoldedBatch, RawRecord, SeenLookup, TableRows
 
 #: dead-letter reason for a valid event the fold could not handle (a bug or an unforeseen value; the
 #: event is kept in full in the dead letters and nothing of it is counted)

@@ -1,19 +1,13 @@
-"""The ClickHouse sink: writes each batch so that a crash at any moment neither loses nor doubles a count.
+"""The ClickHouse sink: hands batches over to the fold, writes them in order through the ledger
+(streams/ledger.py: a crash at any moment neither loses nor doubles a count), and recovers each
+partition it is assigned.
 
-Protocol per write (streams/README.md has the argument; a write is one or more merged batches):
-
-1. `sno_ledger` gets one `pending` row per topic-partition of the write: its offset range and the write's
-   token, a hash of those ranges. `sno_ledger` is not partitioned, so this insert is one part: all or
-   nothing.
-2. Every other table gets its rows with `insert_deduplication_token = <token>:<table>`; ClickHouse drops a
-   repeat of the same insert, part by part, also when a month boundary splits it into several parts.
-3. `sno_ledger` gets the `done` rows.
-
-On start and on every partition assignment the sink reads the ledger: records up to the last `done`
-offset are skipped, and a `pending` write (a crash between 1 and 3) is read again from Kafka, exactly its
-ranges (all of them, also partitions assigned elsewhere), folded with the de-duplication state as it was
-before, and written with the same token: what had landed is dropped by ClickHouse, what had not lands now.
-Kafka's committed offsets only save re-reading; they never decide what is counted.
+On start and on every partition assignment the sink claims its partitions and reads the ledger: records
+up to the last `done` offset are skipped, and a `pending` write (a crash inside a write) is read again from
+Kafka, exactly its ranges (all of them, also partitions assigned elsewhere), folded with the
+de-duplication state as it was before, and written with the same token: what had landed is dropped by
+ClickHouse, what had not lands now. Kafka's committed offsets only save re-reading; they never decide what
+is counted.
 """
 
 from __future__ import annotations
@@ -30,133 +24,48 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sno.runtime.store import Store
+from streams.batches import (
+    MAX_MERGED_RECORDS,
+    TP,
+    FoldedBatch,
+    Processor,
+    RawRecord,
+    SeenLookup,
+    TableRows,
+    batch_ranges,
+    batch_token,
+    merge_folded,
+    merge_ranges,
+)
+from streams.faults import FaultPoint
+from streams.ledger import Fenced, Ledger, RecoveryError, read_ranges, sql_string
+
+__all__ = [  # the names the pipeline's modules and tests import from here
+    "TP",
+    "ClickHouseSink",
+    "Fenced",
+    "FoldedBatch",
+    "Processor",
+    "RawRecord",
+    "RecoveryError",
+    "SeenLookup",
+    "Stats",
+    "TableRows",
+    "batch_ranges",
+    "batch_token",
+    "merge_folded",
+    "merge_ranges",
+    "read_ranges",
+    "sql_string",
+]
 
 log = logging.getLogger(__name__)
 
-TP = tuple[str, int]
-#: upper bound of records in one merged write
-MAX_MERGED_RECORDS = 20_000
 #: batches handed over and not yet written (folding, waiting, or being written): bounds the memory
 QUEUED_BATCHES = 24
-RawRecord = tuple[str, int, int, bytes]
-
-
-@dataclass
-class TableRows:
-    table: str
-    columns: tuple[str, ...]
-    rows: list[Sequence[Any]] = field(default_factory=list)
-    #: leading key columns of a summing table: rows with equal keys add up (None: rows are kept as they are)
-    key_width: int | None = None
-    #: the rows as JSON Lines, one chunk per month partition in month order (set by the fold process)
-    chunks: list[tuple[tuple[int, int], bytes]] = field(default_factory=list)
-
-
-@dataclass
-class FoldedBatch:
-    """What one batch adds to ClickHouse, and counters for progress and summaries."""
-
-    tables: list[TableRows]
-    processed: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    touched: set[tuple[str, str, str]] = field(default_factory=set)  # (service, environment, month)
-    #: (key, value) records for `sno.deadletter`, published (delivered) before the batch is written
-    deadletters: list[tuple[bytes, bytes]] = field(default_factory=list)
-    #: alert state changes (sno.core.alerts.Alert), published to `sno.alerts` before the write
-    alerts: list[Any] = field(default_factory=list)
-    #: records folded (for bounding merged writes)
-    size: int = 0
-    #: (topic, owner partition, key, value) of valid records that landed on a partition that does not
-    #: own their key: re-produced there, delivered before the write marks their offsets done
-    forwards: list[tuple[str, int, bytes, bytes]] = field(default_factory=list)
-    forwarded: int = 0
-    #: the sink's sequence number of the batch (the highest one, for merged batches)
-    seq: int = 0
-
-
-@dataclass
-class SeenLookup:
-    """A batch's question to the store: which of these ids were counted, and when (one entry per topic:
-    topic, event ids, and the event-time bounds that can matter)."""
-
-    asks: list[tuple[str, list[str], Any, Any]]
-    #: metrics (sno/runtime/metrics.py): (topic, outcome) -> records, when the processor counts per topic;
-    #: empty: the metrics attribute the totals above themselves
-    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
-
-
-class Processor(Protocol):
-    """Folds raw records into table rows; deterministic for the same records, de-duplication state and
-    store answers. `fold` may return a SeenLookup; the batch is finished by `resume` with the answer."""
-
-    def fold(self, records: Sequence[RawRecord], seq: int = 0,
-             confirmed: int = -1) -> FoldedBatch | SeenLookup: ...
-
-    def resume(self, rows: Iterable[tuple[Any, ...]]) -> FoldedBatch: ...
-
-    def load_seen(self, tp: TP, rows: Iterable[tuple[Any, ...]]) -> None: ...
-
-    def forget(self, tp: TP) -> None: ...
-
-    def set_owners(self, counts: dict[str, int]) -> None: ...
-
-    def advance(self, drained: bool = False) -> FoldedBatch: ...
-
-
-def batch_ranges(records: Sequence[RawRecord]) -> dict[TP, tuple[int, int]]:
-    ranges: dict[TP, tuple[int, int]] = {}
-    for topic, partition, offset, _ in records:
-        tp = (topic, partition)
-        low, high = ranges.get(tp, (offset, offset))
-        ranges[tp] = (min(low, offset), max(high, offset))
-    return ranges
-
-
-def merge_ranges(all_ranges: Sequence[dict[TP, tuple[int, int]]]) -> dict[TP, tuple[int, int]]:
-    """One range per partition over consecutive batches (nothing in between was skipped: a batch only
-    drops offsets below those already handed over)."""
-    merged: dict[TP, tuple[int, int]] = {}
-    for ranges in all_ranges:
-        for tp, (low, high) in ranges.items():
-            a, b = merged.get(tp, (low, high))
-            merged[tp] = (min(a, low), max(b, high))
-    return merged
-
-
-def merge_folded(batches: Sequence[FoldedBatch]) -> FoldedBatch:
-    if len(batches) == 1:
-        return batches[0]
-    tables: dict[str, TableRows] = {}
-    out = FoldedBatch(tables=[])
-    chunks: dict[str, dict[tuple[int, int], list[bytes]]] = {}
-    for batch in batches:
-        for t in batch.tables:
-            tables.setdefault(t.table, TableRows(t.table, t.columns, [], t.key_width))
-            for key, payload in t.chunks:
-                chunks.setdefault(t.table, {}).setdefault(key, []).append(payload)
-        out.processed += batch.processed
-        out.rejected += batch.rejected
-        out.duplicates += batch.duplicates
-        out.touched |= batch.touched
-        out.deadletters += batch.deadletters
-        out.alerts += batch.alerts
-        out.size += batch.size
-        out.forwards += batch.forwards
-        out.forwarded += batch.forwarded
-        out.seq = max(out.seq, batch.seq)
-    for name, table in tables.items():
-        table.chunks = sorted((key, b"\n".join(parts)) for key, parts in chunks.get(name, {}).items())
-    out.tables = list(tables.values())
-    return out
-
-
-def batch_token(ranges: dict[TP, tuple[int, int]]) -> str:
-    text = ";".join(f"{t}/{p}/{a}-{b}" for (t, p), (a, b) in sorted(ranges.items()))
-    return hashlib.sha1(text.encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -180,56 +89,16 @@ class Stats:
     write_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
-class RecoveryError(RuntimeError):
-    """An unfinished batch cannot be finished exactly; the worker stops rather than guess."""
-
-
-class Fenced(RuntimeError):
-    """Another worker claimed a partition of this write after this worker claimed it: the write is
-    abandoned (not marked done) and the worker stops, so only the new owner's writes count."""
-
-
-#: event time kept in the de-duplication memory behind a partition's newest: the contract's window plus
-#: the lateness memory decides alone (sno.core.dedup.Deduplicator's defaults)
-def _memory_hours() -> int:
-    from datetime import timedelta
-
-    from sno.core.dedup import Deduplicator
-
-    d = Deduplicator()
-    return int((d.window + d.lateness) / timedelta(hours=1))
-
-
-class FaultPoint:
-    """Crash injection for the fault tests: `SNO_FAULT=<point>:<n>` SIGKILLs the worker at the n-th
-    batch reaching <point> (`before_write`, `mid_write`, `after_write`). A real SIGKILL of the real
-    process, placed at moments a kill from outside can only hit by luck. Unset in production."""
-
-    def __init__(self, spec: str | None) -> None:
-        self.point, _, n = (spec or "").partition(":")
-        self.remaining = int(n or 1)
-
-    def reached(self, point: str) -> None:
-        if point != self.point:
-            return
-        self.remaining -= 1
-        if self.remaining <= 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
 class ClickHouseSink:
     """Owns the store while the worker runs; all ClickHouse calls go through one thread, in order."""
 
     def __init__(self, store: Store, processor: Processor, bootstrap: str, epoch: str = "",
-                 member: str | None = None) -> None:
+                 member: str | None = None, fault: FaultPoint | None = None) -> None:
         self.store = store
         self.epoch = epoch
-        #: this worker's name in `sno_owners` (fencing), and the consumer group generation it holds
-        self.member = member or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
-        self.generation = 0
-        #: the store's time (µs) of this worker's latest claim of its partitions: written into its ledger
-        #: rows, so recovery tells a newer owner's writes from a fenced one's whatever the consumer group
-        self.claim = 0
+        #: the store side: claims, the fence, the ledger rows of every write, recovery's queries
+        name = member or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+        self.ledger = Ledger(store, epoch, name, fault)
         #: publishes forwarded records (topic, partition, key, value), delivered; set by the app
         self.publish_forwards: Any = None
         self._seq = 0
@@ -259,7 +128,6 @@ class ClickHouseSink:
         #: publishes (key, value) dead letters to `sno.deadletter`; set by the app (at least once:
         #: a batch finished after a crash publishes its dead letters again, with the same key).
         self.publish_deadletters: Any = None
-        self.fault = FaultPoint(os.environ.get("SNO_FAULT"))
         #: highest offset per partition handed to the writer (positions: highest written)
         self.queued: dict[TP, int] = {}
         #: batches handed over: (folded and published, ranges, records), written in order
@@ -278,8 +146,30 @@ class ClickHouseSink:
         self._folder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fold")
         self._lock = asyncio.Lock()
 
+    @property
+    def member(self) -> str:
+        return self.ledger.member
+
+    @property
+    def generation(self) -> int:
+        """The consumer group generation of the current assignment (set by the app; for people)."""
+        return self.ledger.generation
+
+    @generation.setter
+    def generation(self, value: int) -> None:
+        self.ledger.generation = value
+
+    @property
+    def claim(self) -> int:
+        return self.ledger.claim
+
     async def _ch(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def in_store_thread(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` in the sink's one store thread, after the writes queued before it (the
+        store is not used from two threads at once)."""
+        return await self._ch(fn, *args)
 
     # -- assignment and recovery ---------------------------------------------------------------
 
@@ -302,7 +192,7 @@ class ClickHouseSink:
                 self.owners = dict(owners)
                 await self._in_folder(self.processor.set_owners, self.owners)
             self.assigned &= tps
-            taken = await self._ch(self._claim, sorted(tps)) if tps else set()
+            taken = await self._ch(self.ledger.claim_partitions, sorted(tps)) if tps else set()
             kept = set() if moved else (self.held & tps) - taken
             for tp in self.held - kept:
                 await self._in_folder(self.processor.forget, tp)
@@ -321,7 +211,7 @@ class ClickHouseSink:
         """Positions and de-duplication memory of `tps` from the store, and their unfinished writes
         finished; `keep` are all the partitions being assigned (the memory of the others that an
         unfinished write spans is loaded for its redo, then forgotten)."""
-        state = await self._ch(self._read_ledger, sorted(tps))
+        state = await self._ch(self.ledger.read, sorted(tps))
         tokens: set[str] = set()
         for tp, (done_to, pending_entry) in state.items():
             if done_to is not None:
@@ -331,7 +221,7 @@ class ClickHouseSink:
         # An unfinished write may span partitions assigned elsewhere (merged batches): it is finished
         # whole, with every partition's de-duplication state as it was before it, or its token would
         # drop the part of it that another worker writes under the same token.
-        pending = {token: await self._ch(self._token_ranges, token) for token in sorted(tokens)}
+        pending = {token: await self._ch(self.ledger.token_ranges, token) for token in sorted(tokens)}
         involved = set(tps).union(*(ranges.keys() for ranges in pending.values()))
         # The state before the unfinished write: its own offsets left out, and on partitions another
         # worker owns now, also what that worker counted after it.
@@ -341,7 +231,7 @@ class ClickHouseSink:
                 exclude.setdefault(tp, []).append((low, high if tp in keep else 2**63 - 1))
         for topic in sorted({t for t, _ in involved}):
             mine = sorted(p for t, p in involved if t == topic)
-            by_owner = await self._ch(self._read_seen, topic, mine, exclude)
+            by_owner = await self._ch(self.ledger.read_seen, topic, mine, exclude, self.owners)
             for partition in mine:
                 rows = by_owner.get(partition, [])
                 await self._in_folder(self.processor.load_seen, (topic, partition), rows)
@@ -349,134 +239,6 @@ class ClickHouseSink:
             await self._redo(token, ranges, keep)
         for tp in involved - keep:
             await self._in_folder(self.processor.forget, tp)
-
-    def _claim(self, tps: list[TP]) -> set[TP]:
-        """Record this worker as the owner of its partitions, before it reads their ledger: a worker that
-        lost them (stalled, cut off) sees this and abandons its writes. Claims are ordered by the store's
-        clock, not by the group generation, which starts again in another consumer group. Returns the
-        partitions whose newest claim before this one was another worker's (or nobody's)."""
-        topics = sorted({t for t, _ in tps})
-        rows = self.store.query(
-            "SELECT topic, partition, argMax(owner, claimed_at) FROM sno_owners "
-            "WHERE epoch = {epoch:String} AND topic IN {topics:Array(String)} GROUP BY topic, partition",
-            {"epoch": self.epoch, "topics": topics},
-        )
-        ours = {(str(t), int(p)) for t, p, owner in rows if owner == self.member}
-        self.store.insert(
-            "sno_owners",
-            [(self.epoch, t, p, self.generation, self.member) for t, p in tps],
-            ("epoch", "topic", "partition", "generation", "owner"),
-        )
-        ((stamp,),) = self.store.query(
-            "SELECT toUnixTimestamp64Micro(max(claimed_at)) FROM sno_owners "
-            "WHERE epoch = {epoch:String} AND owner = {owner:String}",
-            {"epoch": self.epoch, "owner": self.member},
-        )
-        self.claim = int(stamp)
-        return set(tps) - ours
-
-    def _check_owner(self, ranges: dict[TP, tuple[int, int]]) -> None:
-        """Raise Fenced when another worker claimed one of the write's partitions after this one."""
-        topics = sorted({t for t, _ in ranges})
-        rows = self.store.query(
-            "SELECT topic, partition, argMax(owner, claimed_at), argMax(generation, claimed_at) "
-            "FROM sno_owners WHERE epoch = {epoch:String} AND topic IN {topics:Array(String)} "
-            "GROUP BY topic, partition",
-            {"epoch": self.epoch, "topics": topics},
-        )
-        for topic, partition, owner, generation in rows:
-            if (topic, int(partition)) in ranges and owner != self.member:
-                raise Fenced(
-                    f"{topic}/{partition} was claimed by {owner} (generation {generation}) while this "
-                    f"worker ({self.member}, generation {self.generation}) had a write of it in flight; "
-                    f"the write is abandoned and this worker stops, so that only the new owner's count"
-                )
-
-    def _token_ranges(self, token: str) -> dict[TP, tuple[int, int]]:
-        rows = self.store.query(
-            "SELECT topic, partition, min(from_offset), max(to_offset) FROM sno_ledger "
-            "WHERE epoch = {epoch:String} AND token = {token:String} GROUP BY topic, partition",
-            {"epoch": self.epoch, "token": token},
-        )
-        return {(str(t), int(p)): (int(a), int(b)) for t, p, a, b in rows}
-
-    def _read_ledger(self, tps: list[TP]) -> dict[TP, tuple[int | None, tuple[str, int, int] | None]]:
-        """Per partition: the last offset counted, and the unfinished write to finish, if any.
-
-        Counted is everything up to the highest `done` offset, whoever wrote it: every `done` range was
-        counted once (a write finished twice is one token). An unfinished write matters only when it lies
-        beyond that. Two can (the new owner's write interrupted by a crash, and a fenced worker's write
-        begun after the new owner read the ledger, which inserted nothing): the newest claim's is the one
-        that may have landed, so it is finished; the other then lies behind it and is never read again.
-        """
-        result: dict[TP, tuple[int | None, tuple[str, int, int] | None]] = {}
-        for topic, partition in tps:
-            where = ("epoch = {epoch:String} AND topic = {topic:String} AND partition = {partition:UInt32}")
-            bound = {"epoch": self.epoch, "topic": topic, "partition": partition}
-            ((done_to, done_rows),) = self.store.query(
-                f"SELECT max(to_offset), count() FROM sno_ledger WHERE {where} AND state = 'done'", bound)
-            beyond = "" if not done_rows else f"AND from_offset > {int(done_to)}"
-            rows = self.store.query(
-                f"SELECT token, min(from_offset), max(to_offset) FROM sno_ledger WHERE {where} {beyond} "
-                "GROUP BY token HAVING max(state = 'done') = 0 "
-                "ORDER BY max(claim) DESC, max(to_offset) DESC",
-                bound,
-            )
-            rows = [row for row in rows if not self._abandoned(str(row[0]))][:1]
-            pending_entry = (str(rows[0][0]), int(rows[0][1]), int(rows[0][2])) if rows else None
-            result[(topic, partition)] = (int(done_to) if done_rows else None, pending_entry)
-        return result
-
-    def _abandoned(self, token: str) -> bool:
-        """Whether an unfinished write was fenced before it inserted anything: another worker claimed
-        one of its partitions after the writer's claim and before its `pending` rows (the fence is
-        checked after them, so it saw that claim). That worker read the ledger without this write and
-        may have counted the same offsets itself: finishing it would count them twice. A claim after
-        the pending rows read the ledger with them, so that worker finished (or will finish) this write
-        under its token, and finishing it again adds nothing."""
-        ((count,),) = self.store.query(
-            "SELECT count() FROM sno_owners AS o INNER JOIN ("
-            "  SELECT topic, partition, max(claim) AS claim, min(written_us) AS pending_at FROM sno_ledger"
-            "  WHERE epoch = {epoch:String} AND token = {token:String} AND state = 'pending'"
-            "  GROUP BY topic, partition"
-            ") AS w ON o.topic = w.topic AND o.partition = w.partition "
-            "WHERE o.epoch = {epoch:String} AND toUnixTimestamp64Micro(o.claimed_at) > w.claim "
-            "AND o.claimed_at < w.pending_at",
-            {"epoch": self.epoch, "token": token},
-        )
-        return int(count) > 0
-
-    def _read_seen(self, topic: str, partitions: list[int],
-                   exclude: dict[TP, list[tuple[int, int]]]) -> dict[int, list[tuple[Any, ...]]]:
-        """The counted ids of a topic that the de-duplication memory holds (the window plus its lateness,
-        behind each partition's newest), grouped by the partition that owns each id now: after partitions
-        were added, an id's copies may lie on its former owner. The offsets of an unfinished write are
-        left out (its fold is done again from the state before it)."""
-        from streams.processor import owner_partition
-
-        def where(alias: str) -> str:
-            return f"{alias}topic = {{topic:String}} " + " ".join(
-                f"AND NOT ({alias}partition = {int(p)} AND {alias}offset BETWEEN {int(a)} AND {int(b)})"
-                for (t, p), spans in sorted(exclude.items()) if t == topic for a, b in spans)
-
-        # Behind each stored partition's own newest: a partition that lags the topic keeps its memory.
-        rows = self.store.query(
-            f"SELECT s.partition, s.event_type, s.event_id, s.event_time FROM sno_seen AS s INNER JOIN ("
-            f"  SELECT partition, max(event_time) AS newest FROM sno_seen WHERE {where('')} "
-            f"  GROUP BY partition"
-            f") AS n ON s.partition = n.partition WHERE {where('s.')} "
-            f"AND s.event_time >= n.newest - INTERVAL {_memory_hours()} HOUR",
-            {"topic": topic},
-        )
-        count = self.owners.get(topic, 0)
-        wanted = set(partitions)
-        out: dict[int, list[tuple[Any, ...]]] = {}
-        for partition, kind, event_id, at in rows:
-            owner = owner_partition(str(event_id).encode("utf-8", "surrogatepass"), count) if count > 1 \
-                else int(partition)
-            if owner in wanted:
-                out.setdefault(owner, []).append((kind, event_id, at))
-        return out
 
     async def _redo(self, token: str, ranges: dict[TP, tuple[int, int]], keep: set[TP]) -> None:
         """Read exactly the ranges of an unfinished batch again and write it with its own token."""
@@ -602,7 +364,7 @@ class ClickHouseSink:
             if folded.tables:
                 text = ";".join(f"{a.alert_id}/{a.state}/{a.event_time}" for a in folded.alerts)
                 token = "tick-" + hashlib.sha1(text.encode()).hexdigest()[:24]
-                await self._ch(self._insert_tables, folded.tables, token)
+                await self._ch(self.ledger.insert_tables, folded.tables, token)
             return len(folded.alerts)
         finally:
             self.in_flight -= 1
@@ -610,12 +372,6 @@ class ClickHouseSink:
     async def _advance(self, drained: bool) -> FoldedBatch:
         async with self._fold_lock:  # after the batch being folded: the engine sees them in order
             return await self._in_folder(self.processor.advance, drained)  # type: ignore[no-any-return]
-
-    def _insert_tables(self, tables: Sequence[TableRows], token: str) -> None:
-        for table in tables:
-            payload = b"\n".join(chunk for _, chunk in table.chunks)
-            if payload:
-                self.store.insert_json(table.table, table.columns, payload, token=f"{token}:{table.table}")
 
     def _raise_if_stopping(self) -> None:
         if self._error is not None:
@@ -656,28 +412,10 @@ class ClickHouseSink:
             seq = self._seq
             result = await self._in_folder(self.processor.fold, records, seq, self._confirmed)
             if isinstance(result, SeenLookup):
-                rows = await self._ch(self._lookup_seen, result, exclude)
+                rows = await self._ch(self.ledger.lookup_seen, result, exclude)
                 result = await self._in_folder(self.processor.resume, rows)
                 self.stats.lookups += 1
             return result  # type: ignore[no-any-return]
-
-    def _lookup_seen(self, lookup: SeenLookup, exclude: dict[TP, tuple[int, int]]) -> list[tuple[Any, ...]]:
-        """The stored copies of the asked ids within the event-time bounds, one query per topic. Ids are
-        written into the statement as quoted literals (a thousand of them would not fit in a URL's
-        parameters); the skip index on `event_id` finds their parts."""
-        rows: list[tuple[Any, ...]] = []
-        for topic, ids, low, high in lookup.asks:
-            skip = " ".join(
-                f"AND NOT (partition = {int(p)} AND offset BETWEEN {int(a)} AND {int(b)})"
-                for (t, p), (a, b) in sorted(exclude.items()) if t == topic
-            )
-            rows += self.store.query(
-                "SELECT event_type, event_id, event_time FROM sno_seen WHERE topic = {topic:String} "
-                "AND event_time BETWEEN {low:DateTime64(6, 'UTC')} AND {high:DateTime64(6, 'UTC')} "
-                f"AND event_id IN ({', '.join(map(sql_string, ids))}) {skip}",
-                {"topic": topic, "low": low, "high": high},
-            )
-        return rows
 
     async def _in_folder(self, fn: Any, *args: Any) -> Any:
         """Every call on the processor, in its one thread, in order (it is not thread-safe)."""
@@ -722,7 +460,8 @@ class ClickHouseSink:
             # larger writes leave the engine fewer parts to merge (measured: small writes doubled its
             # CPU). Alerts do not wait for it: each batch publishes as soon as it is folded.
             # (Not while a crash is injected: the fault tests count writes, and merging depends on timing.)
-            while self._handed and sum(i[2] for i in items) < MAX_MERGED_RECORDS and not self.fault.point:
+            merging = not self.ledger.fault.point
+            while merging and self._handed and sum(i[2] for i in items) < MAX_MERGED_RECORDS:
                 items.append(self._handed.popleft())
             ranges = merge_ranges([i[1] for i in items])
             try:
@@ -765,7 +504,7 @@ class ClickHouseSink:
     async def _write(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str,
                      redo: bool = False) -> None:
         began = time.monotonic()  # metrics
-        await self._ch(self._write_sync, folded, ranges, token, redo)
+        await self._ch(self.ledger.write, folded, ranges, token, redo)
         for tp, (_low, high) in ranges.items():
             self.positions[tp] = max(self.positions.get(tp, -1), high)
         self._confirmed = max(self._confirmed, folded.seq)
@@ -778,72 +517,8 @@ class ClickHouseSink:
         self.touched |= folded.touched
         self.stats.write_seconds.append(time.monotonic() - began)  # metrics
 
-    def _write_sync(self, folded: FoldedBatch, ranges: dict[TP, tuple[int, int]], token: str,
-                    redo: bool = False) -> None:
-        """The ledger protocol (module docstring), with the fence between the pending rows and the
-        inserts: a worker whose partitions were claimed by another since its claim writes nothing that
-        counts.
-        A redo is exempt: it finishes a write under that write's own token, so two workers finishing the
-        same write add it once."""
-        ledger_columns = ("epoch", "topic", "partition", "from_offset", "to_offset", "token", "state",
-                          "claim")
-        g = self.claim
-        pending = [(self.epoch, t, p, a, b, token, "pending", g) for (t, p), (a, b) in sorted(ranges.items())]
-        self.fault.reached("before_write")
-        self.store.insert("sno_ledger", pending, ledger_columns)
-        if not redo:
-            self._check_owner(ranges)
-        for i, table in enumerate(folded.tables):
-            payload = b"\n".join(chunk for _, chunk in table.chunks)
-            self.store.insert_json(table.table, table.columns, payload, token=f"{token}:{table.table}")
-            if i == 0:
-                self.fault.reached("mid_write")
-        done = [(self.epoch, t, p, a, b, token, "done", g) for (t, p), (a, b) in sorted(ranges.items())]
-        self.store.insert("sno_ledger", done, ledger_columns)
-        self.fault.reached("after_write")
-
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._folder.shutdown(wait=True)
 
 
-async def read_ranges(
-    bootstrap: str, ranges: dict[TP, tuple[int, int]], timeout: float = 30.0
-) -> list[RawRecord]:
-    """Read exactly the given offset ranges (inclusive) with a consumer outside any group."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    from sno.runtime.transport import aiokafka_options  # TLS/SASL from SNO_KAFKA_* (ops)
-
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None,
-        **aiokafka_options(),
-    )
-    await consumer.start()
-    out: list[RawRecord] = []
-    try:
-        tps = {TopicPartition(t, p): r for (t, p), r in ranges.items()}
-        consumer.assign(list(tps))
-        for tp, (low, _high) in tps.items():
-            consumer.seek(tp, low)
-        remaining = set(tps)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while remaining and loop.time() < deadline:
-            batch = await consumer.getmany(*remaining, timeout_ms=500)
-            for tp, messages in batch.items():
-                low, high = tps[tp]
-                for m in messages:
-                    if low <= m.offset <= high:
-                        out.append((tp.topic, tp.partition, m.offset, m.value or b""))
-                    if m.offset >= high:
-                        remaining.discard(tp)
-    finally:
-        await consumer.stop()
-    out.sort(key=lambda r: (r[0], r[1], r[2]))
-    return out
-
-
-def sql_string(text: str) -> str:
-    """A ClickHouse string literal: backslash and quote escaped, nothing else needed."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -113,7 +113,9 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
 
             processor = EventProcessor(alerts=_alert_engine(alert_rows) if alert_rows is not None else None)
         processor = MeteredProcessor(processor, metrics)
-        sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch)
+        from streams.faults import FaultPoint
+
+        sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch, fault=FaultPoint.from_env())
         meter_flush(sink, metrics)
         engine_pid = getattr(store, "pid", None)
         metrics.child_pids = lambda: {"fold": list(getattr(processor, "pids", [])),
@@ -283,7 +285,7 @@ async def refresh_kpis(sink: ClickHouseSink) -> None:
         from streams.kpis import refresh_monthly_kpis
     except ImportError:  # the monthly table arrives with the report; until then nothing to refresh
         return
-    await sink._ch(refresh_monthly_kpis, sink.store, sorted(touched))
+    await sink.in_store_thread(refresh_monthly_kpis, sink.store, sorted(touched))
 
 
 def _progress_bar() -> Any:

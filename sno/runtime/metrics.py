@@ -296,7 +296,7 @@ class MeteredProcessor:
         self._waiting: Sequence[Any] | None = None
 
     def fold(self, records: Sequence[Any], seq: int = 0, confirmed: int = -1) -> Any:
-        from streams.sink import SeenLookup
+        from streams.batches import SeenLookup
 
         folded = self.inner.fold(records, seq, confirmed)
         if isinstance(folded, SeenLookup):
