@@ -42,9 +42,9 @@ class RunningWorker:
 
     def __init__(self, bootstrap: str, store: Path, status: Path, *extra: str,
                  env: dict[str, str] | None = None, user: Sequence[str] = (),
-                 cwd: Path | None = None) -> None:
+                 cwd: Path | None = None, python: str = sys.executable) -> None:
         self.status = status
-        command = [*user, sys.executable, "-m", "sno.cli", "worker", "--broker", bootstrap,
+        command = [*user, python, "-m", "sno.cli", "worker", "--broker", bootstrap,
                    "--store", str(store), "--status-file", str(status), "--batch-size", "400", *extra]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                         env=env or sno_env(), cwd=cwd or ROOT)
