@@ -21,7 +21,7 @@ from tests.kafka_util import produce_lines
 from tests.test_pipeline import run_worker
 from tests.test_pipeline_faults import snapshot_of
 
-EVENTS = 30_000
+EVENTS = 12_000
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,8 @@ def _stop_mid_stream(bootstrap: str, tmp_path: Path, sig: signal.Signals, second
     return worker, code, ended - sent, at_signal
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGTERM, id="SIGTERM"),
+                                 pytest.param(signal.SIGINT, id="SIGINT", marks=pytest.mark.slow)])
 def test_a_stop_signal_while_events_flow_ends_the_worker_within_the_bound_and_a_restart_counts_exactly(
     busy: LocalBroker, undisturbed: tuple[object, ...], tmp_path: Path, sig: signal.Signals
 ) -> None:
