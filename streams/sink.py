@@ -21,7 +21,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,12 +93,15 @@ class ClickHouseSink:
     """Owns the store while the worker runs; all ClickHouse calls go through one thread, in order."""
 
     def __init__(self, store: Store, processor: Processor, bootstrap: str, epoch: str = "",
-                 member: str | None = None, fault: FaultPoint | None = None) -> None:
+                 member: str | None = None, fault: FaultPoint | None = None,
+                 on_fatal: Callable[[BaseException], None] | None = None) -> None:
         self.store = store
         self.epoch = epoch
         #: the store side: claims, the fence, the ledger rows of every write, recovery's queries
         name = member or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self.ledger = Ledger(store, epoch, name, fault)
+        #: told when the sink stops the worker (the worker arms its stop deadline: crash-only)
+        self.on_fatal = on_fatal
         #: publishes forwarded records (topic, partition, key, value), delivered; set by the app
         self.publish_forwards: Any = None
         self._seq = 0
@@ -446,6 +449,12 @@ class ClickHouseSink:
             self.fatal = exc
             log.critical("stopping the worker: %s: %s", type(exc).__name__, exc)
             os.kill(os.getpid(), signal.SIGTERM)
+            if self.on_fatal is not None:
+                self.on_fatal(exc)
+
+    def stop_worker(self, exc: BaseException) -> None:
+        """Stop the worker for a cause found outside the sink (a lost Kafka cluster), as for its own."""
+        self._fatal(exc)
 
     async def _write_queued(self) -> None:
         """Write queued batches in order; batches that queued up during a write are merged into one

@@ -64,15 +64,83 @@ class WorkerResult:
     error: str | None = None
 
 
+class _Stopping:
+    """How the worker is stopping, for the stop deadline (sno/runtime/deadline.py): asked when the
+    deadline fires, it gives the exit status and the line the graceful stop would have given."""
+
+    def __init__(self, drain: bool) -> None:
+        self.drain = drain
+        self.sink: ClickHouseSink | None = None
+        self.watch: Any = None
+        self.outcome: dict[str, Any] = {}
+        #: the stop signals received, in order
+        self.signals: list[str] = []
+        #: an error that escaped run_worker itself (start-up, Faust)
+        self.error: BaseException | None = None
+
+    def cause(self) -> BaseException | None:
+        sink_fatal = self.sink.fatal if self.sink is not None else None
+        gone = self.watch.gone if self.watch is not None else None
+        return sink_fatal or gone or self.error
+
+    def __call__(self) -> tuple[int, str]:
+        cause = self.cause()
+        if cause is not None:
+            code = 1 if cause is self.error else 3
+            return code, f"the worker stopped ({type(cause).__name__}: {cause})"
+        on = f" on {self.signals[0]}" if self.signals else ""
+        if self.drain and not self.outcome.get("drained"):
+            return 1, f"the worker stopped{on} before it was drained"
+        return 0, f"the worker stopped{on}" + (" after it was drained" if self.drain else "")
+
+
+def _faust_worker(stopping: _Stopping, deadline: Any) -> type[Any]:
+    """Faust's worker, arming the stop deadline on the first SIGTERM or SIGINT and ending the process
+    at once on the second (Faust itself ignores every signal after the first)."""
+    import faust
+
+    class Worker(faust.Worker):  # type: ignore[misc]
+        def _schedule_shutdown(self, sig: signal.Signals) -> None:
+            stopping.signals.append(signal.Signals(sig).name)
+            if len(stopping.signals) > 1:
+                deadline.fire_now()
+            deadline.arm()
+            super()._schedule_shutdown(sig)
+
+    return Worker
+
+
 def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callable[[], bool] | None = None,
-               status_file: Path | None = None, progress: bool = False) -> WorkerResult:
+               status_file: Path | None = None, progress: bool = False,
+               broker_gone_seconds: float | None = None) -> WorkerResult:
     """Run until stopped, or with `drain` until lag is zero and every rollup is written.
 
     `gate` lets a caller that is still publishing (sno replay) hold the drain exit until it is done.
+    Crash-only (issue 17): from the first stop on (a signal, a fatal error, a lost Kafka cluster:
+    sno/runtime/clusterwatch.py, lost for `broker_gone_seconds`, default SNO_BROKER_GONE_SECONDS), the
+    process ends within the stop bound (sno/runtime/deadline.py), gracefully if it can.
     """
-    import faust
+    from sno.runtime.clusterwatch import gone_seconds
+    from sno.runtime.deadline import StopDeadline
 
+    stopping = _Stopping(drain)
+    deadline = StopDeadline(stopping)
+    gone_after = gone_seconds(broker_gone_seconds)
+    try:
+        return _run_worker(settings, drain, gate, status_file, progress, stopping, deadline, gone_after)
+    except BaseException as exc:
+        # Whatever ends the worker by an exception: the clean-up (store, children, interpreter exit)
+        # gets the stop bound too.
+        stopping.error = stopping.error or exc
+        deadline.arm()
+        raise
+
+
+def _run_worker(settings: PipelineSettings, drain: bool, gate: Callable[[], bool] | None,
+                status_file: Path | None, progress: bool, stopping: _Stopping, deadline: Any,
+                gone_after: float) -> WorkerResult:
     from sno.runtime import logs
+    from sno.runtime.clusterwatch import ClusterWatch
     from sno.runtime.metrics import MeteredProcessor, MetricsServer, PipelineMetrics, meter_flush
     from sno.runtime.topics import cluster_id, ensure_topics
     from streams.app import build_app
@@ -115,7 +183,11 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         processor = MeteredProcessor(processor, metrics)
         from streams.faults import FaultPoint
 
-        sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch, fault=FaultPoint.from_env())
+        # crash-only: the sink's decision to stop the worker arms the stop deadline at once (its SIGTERM
+        # is handled only when Faust's event loop gets to it)
+        sink = ClickHouseSink(store, processor, settings.broker, epoch=epoch, fault=FaultPoint.from_env(),
+                              on_fatal=lambda _exc: deadline.arm())
+        stopping.sink = sink
         meter_flush(sink, metrics)
         engine_pid = getattr(store, "pid", None)
         metrics.child_pids = lambda: {"fold": list(getattr(processor, "pids", [])),
@@ -123,9 +195,14 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
         bar = _progress_bar() if progress else None
         app = build_app(settings, sink, on_batch=(bar.update if bar is not None else None))
         outcome: dict[str, Any] = {"drained": False, "quiet_since": None, "batches": -1}
+        stopping.outcome = outcome
+        watch = stopping.watch = ClusterWatch(settings.broker, epoch, lambda _gone: deadline.arm(),
+                                              gone_after=gone_after)
 
         @app.timer(0.2)
         async def _watch() -> None:
+            if watch.gone is not None and sink.fatal is None:
+                sink.stop_worker(watch.gone)  # logged, and SIGTERM: a graceful stop within the deadline
             try:
                 metrics.update(app.consumer, sink)
             except Exception:  # the metrics never stop the worker
@@ -164,10 +241,11 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
             async def _kpis() -> None:
                 await refresh_kpis(sink)
 
-        worker = faust.Worker(app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False,
-                              workdir=settings.datadir,
-                              logging_config=logs.logging_config(log_format, settings.loglevel))
+        worker = _faust_worker(stopping, deadline)(
+            app, loglevel=settings.loglevel, quiet=True, redirect_stdouts=False, workdir=settings.datadir,
+            logging_config=logs.logging_config(log_format, settings.loglevel))
         code = 0
+        watch.start()
         try:
             worker.execute_from_commandline()
         except SystemExit as exit_:
@@ -175,14 +253,17 @@ def run_worker(settings: PipelineSettings, *, drain: bool = False, gate: Callabl
             if drain and not outcome["drained"]:
                 code = code or 1
         finally:
+            watch.stop()
+            deadline.arm()  # however Faust ended: what is left of the stop has the bound too
             if bar is not None:
                 bar.close()
         if hasattr(processor, "close"):
             processor.close()
-        if sink.fatal is not None:
+        fatal = stopping.cause()
+        if fatal is not None:
             code = code or 3
         first = app.sno_first_event_at  # type: ignore[attr-defined]
-        error = f"{type(sink.fatal).__name__}: {sink.fatal}" if sink.fatal is not None else None
+        error = f"{type(fatal).__name__}: {fatal}" if fatal is not None else None
         return WorkerResult(code, sink.stats, round(first - started, 3) if first else None,
                             round(time.monotonic() - started, 3), error)
     finally:

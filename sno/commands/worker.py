@@ -50,6 +50,11 @@ from sno.runtime.broker import broker_or_local
               help="Consumer group [env SNO_GROUP; default: sno-pipeline on a ClickHouse server, "
                    "sno-pipeline-<store id> on an embedded store]. Every assignment resumes from the "
                    "store's ledger, so a group of its own (a one-off --drain job) changes no count.")
+@click.option("--broker-gone-seconds", envvar="SNO_BROKER_GONE_SECONDS", type=click.FloatRange(min=0,
+              min_open=True), default=60.0, show_default=True, metavar="SECONDS",
+              help="Exit non-zero when the Kafka cluster has not answered for this long (a supervisor "
+                   "restarts the worker; the ledger keeps the restart exact); a cluster that comes back "
+                   "with another cluster id ends the worker at once [env SNO_BROKER_GONE_SECONDS].")
 @one_line_errors
 def command(
     broker: str | None,
@@ -68,9 +73,11 @@ def command(
     log_format: str | None,
     loglevel: str,
     group: str | None,
+    broker_gone_seconds: float,
 ) -> None:
     """Run the pipeline: validate, de-duplicate and roll up every input topic into ClickHouse."""
     from sno.runtime import logs
+    from sno.runtime.deadline import stop_seconds
     from sno.runtime.transport import KafkaSecurity, TransportError
     from streams.settings import PipelineSettings
     from streams.worker import run_worker
@@ -78,7 +85,8 @@ def command(
     fmt = logs.configure(log_format, loglevel)
     try:
         security = KafkaSecurity.from_env()
-    except TransportError as exc:
+        stop_seconds()  # SNO_STOP_SECONDS checked before anything starts
+    except (TransportError, ValueError) as exc:
         fail(str(exc))
     with broker_or_local(broker) as bootstrap:
         if not broker:
@@ -100,7 +108,8 @@ def command(
             log_format=fmt,
             kafka_security=security,
         )
-        result = run_worker(settings, drain=drain, status_file=status_file, progress=sys.stderr.isatty())
+        result = run_worker(settings, drain=drain, status_file=status_file, progress=sys.stderr.isatty(),
+                            broker_gone_seconds=broker_gone_seconds)
     if result.code:
         what = "the worker stopped before it was drained" if drain else "the worker stopped"
         fail(what + (f" ({result.error})" if result.error else ""), result.code)

@@ -111,6 +111,8 @@ class LocalBroker:
     port: int = 0
     host: str = "127.0.0.1"
     quiet: bool = True
+    #: the cluster id; None: a fresh one per start (the broker keeps nothing: it is a new cluster)
+    cluster_id: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -131,7 +133,7 @@ class LocalBroker:
                     # A fresh cluster id per start: the broker keeps topics in memory only, so offsets
                     # start again at 0, and the pipeline's ledger must see a new epoch.
                     "--cluster-id",
-                    f"sno-{uuid.uuid4()}",
+                    self.cluster_id or f"sno-{uuid.uuid4()}",
                     "--listener-url",
                     url,
                     "--advertised-listener-url",

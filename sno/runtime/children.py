@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -151,6 +152,9 @@ def tracker_main(fd: int, parent: int) -> None:
         raise SystemExit(0)  # inside the tracker's read loop: its `finally` unlinks what is left
 
     def orphaned(*_: object) -> None:
+        # A dead worker's semaphores are expected (crash-only), and the tracker's warning about them
+        # would come after the worker's last line on the shared stderr, which must say why it ended.
+        warnings.filterwarnings("ignore", message="resource_tracker:", category=UserWarning)
         signal.signal(signal.SIGALRM, leave)
         signal.setitimer(signal.ITIMER_REAL, TRACKER_GRACE)
 
