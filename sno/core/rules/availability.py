@@ -86,86 +86,94 @@ def _fmt(t: Any) -> str:
     return t.strftime("%H:%M")
 
 
-def _classify_windowed(
-    ctx: Context, r: dict[str, Any], whole: Interval, slot: int, policy: Maintenance
+def _unavailable(r: dict[str, Any], whole: Interval, slot: int | None, why: str) -> MaintenanceVerdict:
+    """A window that counts as unavailability for its whole announced duration (R8, R9)."""
+    return MaintenanceVerdict(record=r, u=[whole], slot=slot, why=why)
+
+
+def _planned(
+    ctx: Context,
+    r: dict[str, Any],
+    whole: Interval,
+    slot: int,
+    *,
+    notice: int,
+    late: str,
+    label: str,
+    limit: int,
+    agreed: Window,
+    valid: str,
 ) -> MaintenanceVerdict:
-    cal = ctx.calendar
-    v = MaintenanceVerdict(record=r, slot=slot)
-    if policy.max_windows_per_month == 0 or policy.hours is None:
-        v.u = [whole]
-        v.why = (
-            "planned maintenance is agreed outside the availability window only; "
-            "its time inside it counts as unavailability (R9)"
-        )
-        return v
-    if not _announced_in_time(cal, r, policy.notice_workdays):
-        v.u = [whole]
-        v.why = "planned maintenance not announced before it started: counts as unavailability (R9)"
-        return v
-    if slot > policy.max_windows_per_month:
-        v.u = [whole]
-        v.why = (
-            f"planned window {slot} of its month, beyond the limit of {policy.max_windows_per_month}: "
-            "counts as unavailability (R9)"
-        )
-        return v
-    inside = window_of(cal, policy.hours, whole.start, whole.end)
-    v.m = inside
-    v.u = subtract([whole], inside)
-    span = f"{_fmt(policy.hours.from_)}–{_fmt(policy.hours.to)}"
-    v.why = (
-        f"valid planned window {slot} of {policy.max_windows_per_month}: "
-        f"its {span} part counts as maintenance (R9)"
-    )
+    """R9's checks of a planned window, the same for the agreed monthly windows and the MijnOverheid
+    component windows: announced ``notice`` workdays ahead (else ``late`` says how it was not), within the
+    month's ``limit`` of windows (``label`` names one), and then only its part inside the ``agreed`` hours
+    counts as maintenance (``valid`` names the window); what fails a check counts as unavailability."""
+    if not _announced_in_time(ctx.calendar, r, notice):
+        return _unavailable(r, whole, slot, f"{late}: counts as unavailability (R9)")
+    if slot > limit:
+        why = f"{label} {slot} of its month, beyond the limit of {limit}: counts as unavailability (R9)"
+        return _unavailable(r, whole, slot, why)
+    inside = window_of(ctx.calendar, agreed, whole.start, whole.end)
+    span = f"{_fmt(agreed.from_)}–{_fmt(agreed.to)}"
+    v = MaintenanceVerdict(record=r, slot=slot, m=inside, u=subtract([whole], inside))
+    v.why = f"{valid}: its {span} part counts as maintenance (R9)"
     if v.u:
         v.why += f"; the part outside {span} counts as unavailability"
     return v
 
 
+def _classify_windowed(
+    ctx: Context, r: dict[str, Any], whole: Interval, slot: int, policy: Maintenance
+) -> MaintenanceVerdict:
+    if policy.max_windows_per_month == 0 or policy.hours is None:
+        why = (
+            "planned maintenance is agreed outside the availability window only; "
+            "its time inside it counts as unavailability (R9)"
+        )
+        return _unavailable(r, whole, slot, why)
+    return _planned(
+        ctx,
+        r,
+        whole,
+        slot,
+        notice=policy.notice_workdays,
+        late="planned maintenance not announced before it started",
+        label="planned window",
+        limit=policy.max_windows_per_month,
+        agreed=policy.hours,
+        valid=f"valid planned window {slot} of {policy.max_windows_per_month}",
+    )
+
+
 def _classify_component(
     ctx: Context, r: dict[str, Any], whole: Interval, slot: int, comp: ComponentWindow
 ) -> MaintenanceVerdict:
-    cal = ctx.calendar
-    v = MaintenanceVerdict(record=r, slot=slot)
     if not comp.counts_as_maintenance:
-        v.why = (
+        why = (
             f"{comp.component} maintenance is announced as 'geen downtime': it counts neither as maintenance "
             "nor as unavailability; outages recorded during it count (R9)"
         )
-        return v
+        return MaintenanceVerdict(record=r, slot=slot, why=why)
     start_day = _local_date(r["starts_at"])
     regular = _nth_weekday(Month.of(r["starts_at"]), comp.weekday, comp.nth)
     on_regular_day = start_day == regular
     notice = comp.notice_workdays if on_regular_day else comp.moved_notice_workdays
     where = "on its regular day" if on_regular_day else f"moved from its regular day {regular}"
     if notice is None:
-        v.u = [whole]
-        v.why = (
-            f"{comp.component} window {where}, which the SNO does not allow: counts as unavailability (R9)"
-        )
-        return v
-    if not _announced_in_time(cal, r, notice):
-        v.u = [whole]
-        v.why = (
-            f"{comp.component} window {where} not announced at least {notice} workdays before: "
-            "counts as unavailability (R9)"
-        )
-        return v
-    if slot > comp.per_month:
-        v.u = [whole]
-        v.why = (
-            f"{comp.component} window {slot} of its month, beyond the limit of {comp.per_month}: "
-            "counts as unavailability (R9)"
-        )
-        return v
-    inside = window_of(cal, comp.hours, whole.start, whole.end)
-    v.m = inside
-    v.u = subtract([whole], inside)
-    span = f"{_fmt(comp.hours.from_)}–{_fmt(comp.hours.to)}"
-    v.why = f"valid {comp.component} window {where}: its {span} part counts as maintenance (R9)"
-    if v.u:
-        v.why += f"; the part outside {span} counts as unavailability"
-    return v
+        why = f"{comp.component} window {where}, which the SNO does not allow: counts as unavailability (R9)"
+        return _unavailable(r, whole, slot, why)
+    return _planned(
+        ctx,
+        r,
+        whole,
+        slot,
+        notice=notice,
+        late=f"{comp.component} window {where} not announced at least {notice} workdays before",
+        label=f"{comp.component} window",
+        limit=comp.per_month,
+        agreed=comp.hours,
+        valid=f"valid {comp.component} window {where}",
+    )
 
 
 def classify_maintenance(ctx: Context) -> list[MaintenanceVerdict]:
@@ -191,28 +199,18 @@ def classify_maintenance(ctx: Context) -> list[MaintenanceVerdict]:
             out.append(MaintenanceVerdict(record=r, why="cancelled: counts nowhere and takes no slot (R9)"))
             continue
         if r["kind"] == "emergency":
-            out.append(
-                MaintenanceVerdict(
-                    record=r,
-                    u=[whole],
-                    why="emergency maintenance counts as unavailability for its whole announced "
-                    "duration (R8)",
-                )
-            )
+            why = "emergency maintenance counts as unavailability for its whole announced duration (R8)"
+            out.append(_unavailable(r, whole, None, why))
             continue
         slot = ranks[str(r["maintenance_id"])]
         if components:
             comp = components.get(r.get("component") or "")
             if comp is None:
-                out.append(
-                    MaintenanceVerdict(
-                        record=r,
-                        u=[whole],
-                        slot=slot,
-                        why="maintenance outside the agreed component windows (additional maintenance is not "
-                        "modelled): counts as unavailability (R9)",
-                    )
+                why = (
+                    "maintenance outside the agreed component windows (additional maintenance is not "
+                    "modelled): counts as unavailability (R9)"
                 )
+                out.append(_unavailable(r, whole, slot, why))
             else:
                 out.append(_classify_component(ctx, r, whole, slot, comp))
         else:
