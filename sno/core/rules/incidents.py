@@ -8,7 +8,7 @@ from typing import Any
 from sno.core.calendar import clock_seconds
 from sno.core.catalogue import IncidentTargets, ResolutionTarget
 from sno.core.intervals import instant_key
-from sno.core.kpi import Kpi, info, judged, no_data, share
+from sno.core.kpi import Kpi, info, no_data, within_share
 from sno.core.rules.common import Context, hours, local_iso
 
 __all__ = ["incident_kpis", "priority", "resolution_seconds"]
@@ -96,13 +96,10 @@ def incident_kpis(ctx: Context) -> dict[str, Kpi]:
             )
         items.sort(key=lambda x: (x["resolved_at"], x["id"]))
         within = sum(1 for x in items if x["within"])
-        out[kpi_id] = judged(
-            share(within, len(items)),
+        out[kpi_id] = within_share(
+            within,
+            len(items),
             norm,
-            "ge",
-            unit="%",
-            count=len(items),
-            within=within,
             target_hours=target.hours,
             basis=target.basis,
             items=items,
@@ -123,9 +120,7 @@ def incident_kpis(ctx: Context) -> dict[str, Kpi]:
                 if i.get("notified_at") is not None
                 and clock_seconds(i["detected_at"], i["notified_at"]) <= limit.total_seconds()
             )
-            out["incident_notification_p1"] = judged(
-                share(within, len(p1s)), notice.norm, "ge", unit="%", count=len(p1s), within=within
-            )
+            out["incident_notification_p1"] = within_share(within, len(p1s), notice.norm)
 
     still_open = []
     for i, p in incidents:
