@@ -15,11 +15,19 @@ from typing import Any
 
 from sno.core.calendar import TZ, Month, WorkCalendar
 from sno.core.catalogue import ComponentWindow, Maintenance, Window
-from sno.core.intervals import Interval, instant_key, intersect, subtract, total_seconds, union
+from sno.core.intervals import Interval, clip_one, instant_key, intersect, subtract, total_seconds, union
 from sno.core.kpi import Kpi, info, judged, no_data
 from sno.core.rules.common import Context, hours, local_iso
 
-__all__ = ["MaintenanceVerdict", "availability_kpis", "capacity_minutes", "classify_maintenance", "window_of"]
+__all__ = [
+    "AvailabilitySets",
+    "MaintenanceVerdict",
+    "availability_kpis",
+    "availability_sets",
+    "capacity_minutes",
+    "classify_maintenance",
+    "window_of",
+]
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MINUTE = timedelta(minutes=1)
@@ -240,21 +248,78 @@ def _outage_interval(ctx: Context, o: dict[str, Any]) -> Interval | None:
     return iv
 
 
-def _measure(
+@dataclass(frozen=True)
+class AvailabilitySets:
+    """R6's sets over one availability window: H (``window``), M, U, and the outages whose cause is
+    excluded (R8), which count nowhere but are drawn on the report's timeline."""
+
+    window: list[Interval]
+    maintenance: list[Interval]
+    unavailable: list[Interval]
+    excluded: list[Interval]
+
+
+def _sets(
     ctx: Context,
     window: list[Interval],
+    outages: list[dict[str, Any]],
+    verdicts: list[MaintenanceVerdict],
+    maintenance_u: bool,
+    capacity: list[Interval],
+) -> AvailabilitySets:
+    """M from valid maintenance inside the window; U from counted outages (and maintenance counted as
+    unavailability) inside the window, outside M and outside minutes over capacity (R6, R8, R9, R16)."""
+    m_set = intersect(union(iv for v in verdicts for iv in v.m), window)
+    excluded_causes = set(ctx.norms.excluded_causes)
+    counted: list[Interval] = [iv for v in verdicts for iv in v.u] if maintenance_u else []
+    excluded: list[Interval] = []
+    for o in outages:
+        iv = _outage_interval(ctx, o)
+        if iv is not None:
+            (excluded if o.get("cause") in excluded_causes else counted).append(iv)
+    u_set = subtract(subtract(intersect(union(counted), window), m_set), capacity)
+    clipped = (clip_one(iv, ctx.month.start, ctx.month.end) for iv in excluded)
+    return AvailabilitySets(window, m_set, u_set, union(iv for iv in clipped if iv is not None))
+
+
+def availability_sets(ctx: Context) -> AvailabilitySets | None:
+    """The sets the ``availability`` KPI is computed from (the service, not www.digid.nl, R7); None when
+    the SNO states no availability window for the environment. The report's per-day figures and its
+    timeline are these sets cut per day, so they always add up to the KPI."""
+    avail = ctx.norms.availability.get(ctx.environment)
+    if avail is None:
+        return None
+    return _service_sets(ctx, avail.window, classify_maintenance(ctx), capacity_minutes(ctx))
+
+
+def _service_outages(ctx: Context) -> list[dict[str, Any]]:
+    """The outages of the service itself: for DigiD a ``function: website`` outage is the website's (R7)."""
+    has_website = "website" in ctx.norms.availability
+    return [o for o in ctx.snapshots_of("outage") if not (has_website and o.get("function") == "website")]
+
+
+def _service_sets(
+    ctx: Context, window: Window, verdicts: list[MaintenanceVerdict], capacity: list[Interval]
+) -> AvailabilitySets:
+    span = ctx.span
+    instants = window_of(ctx.calendar, window, span.start, span.end)
+    return _sets(ctx, instants, _service_outages(ctx), verdicts, True, capacity)
+
+
+def _measure(
+    ctx: Context,
+    sets: AvailabilitySets,
     norm: float | None,
     outages: list[dict[str, Any]],
     verdicts: list[MaintenanceVerdict],
     maintenance_u: bool,
     capacity: list[Interval],
 ) -> Kpi:
-    """R6 over one window: M from valid maintenance, U from counted outages (and maintenance)."""
+    """R6 over one window's sets, and an item per outage and maintenance window saying how it counted."""
+    window, m_set = sets.window, sets.maintenance
     h = total_seconds(window)
-    m_set = intersect(union(iv for v in verdicts for iv in v.m), window)
     m = total_seconds(m_set)
     excluded = set(ctx.norms.excluded_causes)
-    counted: list[Interval] = []
     items: list[dict[str, Any]] = []
 
     def counted_seconds(ivs: list[Interval]) -> float:
@@ -277,7 +342,6 @@ def _measure(
         if cause in excluded:
             item.update(hours=0.0, counted="none", why=f"cause '{cause}' is excluded (R8)")
         else:
-            counted.append(iv)
             secs = counted_seconds([iv])
             inside = total_seconds(intersect([iv], window))
             why = "unavailability (R8)"
@@ -296,8 +360,6 @@ def _measure(
     for v in verdicts:
         r = v.record
         u_secs = counted_seconds(v.u) if maintenance_u else 0.0
-        if maintenance_u:
-            counted.extend(v.u)
         items.append(
             {
                 "kind": "maintenance",
@@ -314,7 +376,7 @@ def _measure(
             }
         )
 
-    u = total_seconds(subtract(subtract(intersect(union(counted), window), m_set), capacity))
+    u = total_seconds(sets.unavailable)
     items.sort(key=lambda i: (i["start"] or "", i["id"]))
     value = None if h - m <= 0 else (h - u - m) / (h - m) * 100.0
     extra = {
@@ -350,15 +412,15 @@ def availability_kpis(ctx: Context) -> dict[str, Kpi]:
             unit="%", why="the SNO states no availability window for this environment"
         )
     else:
-        window = window_of(ctx.calendar, avail.window, span.start, span.end)
-        service_outages = [o for o in outages if not (has_website and o.get("function") == "website")]
-        out["availability"] = _measure(ctx, window, avail.norm, service_outages, verdicts, True, capacity)
+        sets = _service_sets(ctx, avail.window, verdicts, capacity)
+        out["availability"] = _measure(ctx, sets, avail.norm, _service_outages(ctx), verdicts, True, capacity)
     if has_website:
         site = ctx.norms.availability["website"]
         if ctx.environment == "production":
             window = window_of(ctx.calendar, site.window, span.start, span.end)
             site_outages = [o for o in outages if o.get("function") == "website"]
-            out["availability_website"] = _measure(ctx, window, site.norm, site_outages, verdicts, False, [])
+            sets = _sets(ctx, window, site_outages, verdicts, False, [])
+            out["availability_website"] = _measure(ctx, sets, site.norm, site_outages, verdicts, False, [])
         else:
             out["availability_website"] = no_data(
                 unit="%", why="www.digid.nl has a production norm only (R7)"
