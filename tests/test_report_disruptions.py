@@ -64,6 +64,13 @@ def _incident(
     return e
 
 
+def _p1_during_the_outage(**extra: Any) -> dict[str, Any]:
+    """INC-1: a P1 detected five minutes into OUT-1 (10 April, 14:00–15:30) and resolved 1.5 h later."""
+    return _incident(
+        "INC-1", "2026-04-10T14:05:00+02:00", "2026-04-10T15:35:00+02:00", "hoog", "hoog", **extra
+    )
+
+
 def _report(events: list[dict[str, Any]], service: str = "digid") -> Report:
     return reference_report(_accepted(events), service, "production", MONTH, CATALOGUE)
 
@@ -141,14 +148,7 @@ def test_the_incidents_overlapping_a_disruption_are_linked_with_their_clocks() -
     report = _report(
         [
             _outage("OUT-1", "2026-04-10T14:00:00+02:00", "2026-04-10T15:30:00+02:00"),
-            _incident(
-                "INC-1",
-                "2026-04-10T14:05:00+02:00",
-                "2026-04-10T15:35:00+02:00",
-                "hoog",
-                "hoog",
-                notified_at="2026-04-10T14:25:00+02:00",
-            ),
+            _p1_during_the_outage(notified_at="2026-04-10T14:25:00+02:00"),
             _incident("INC-2", "2026-04-20T10:00:00+02:00", "2026-04-20T11:00:00+02:00", "laag", "laag"),
         ]
     )
@@ -222,14 +222,7 @@ def test_the_public_version_keeps_the_timeline_and_figures_without_titles_or_ana
                 title="Verlopen certificaat",
                 analysis="Oorzaak: de bewaking ontbrak.",
             ),
-            _incident(
-                "INC-1",
-                "2026-04-10T14:05:00+02:00",
-                "2026-04-10T15:35:00+02:00",
-                "hoog",
-                "hoog",
-                title="Inloggen onmogelijk",
-            ),
+            _p1_during_the_outage(title="Inloggen onmogelijk"),
         ]
     )
     public = public_report(report)

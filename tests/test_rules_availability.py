@@ -229,19 +229,11 @@ def test_mijnoverheid_technical_portal_maintenance_needs_five_workdays_notice() 
     """R9: 2nd Wednesday of April 2026 is the 8th. Announced Tuesday 31 March: the 5th workday after is
     Thursday 9 April (Good Friday and Easter Monday are not workdays) → too late, U. Announced Monday
     30 March: the 5th workday after is Wednesday 8 April → M."""
-    late = maintenance(
-        at(8, 0),
-        at(8, 6),
-        announced=at(31, 12, month=3),
-        component="portaal-technisch",
-        service="mijnoverheid",
-    )
-    ok = maintenance(
-        at(8, 0),
-        at(8, 6),
-        announced=at(30, 12, month=3),
-        component="portaal-technisch",
-        service="mijnoverheid",
+    late, ok = (
+        maintenance(
+            at(8, 0), at(8, 6), announced=announced, component="portaal-technisch", service="mijnoverheid"
+        )
+        for announced in (at(31, 12, month=3), at(30, 12, month=3))
     )
     a_late = kpis([late], service="mijnoverheid")["availability"]
     a_ok = kpis([ok], service="mijnoverheid")["availability"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -58,31 +59,26 @@ from sno.runtime.broker import broker_or_local
 @one_line_errors
 def command(
     broker: str | None,
-    clickhouse: str | None,
     store: str,
     drain: bool,
-    partitions: int,
-    batch_size: int,
-    web: bool,
-    web_port: int,
     status_file: Path | None,
-    alertmanager: str | None,
     no_alerts: bool,
-    metrics_port: int | None,
-    metrics_host: str,
     log_format: str | None,
-    loglevel: str,
-    group: str | None,
     broker_gone_seconds: float,
+    **options: Any,
 ) -> None:
-    """Run the pipeline: validate, de-duplicate and roll up every input topic into ClickHouse."""
+    """Run the pipeline: validate, de-duplicate and roll up every input topic into ClickHouse.
+
+    ``options`` are the ones `PipelineSettings` takes as they are, under the same names (its fields say
+    what each means); only the ones the command turns into something else are named here.
+    """
     from sno.runtime import logs
     from sno.runtime.deadline import stop_seconds
     from sno.runtime.transport import KafkaSecurity, TransportError
     from streams.settings import PipelineSettings
     from streams.worker import run_worker
 
-    fmt = logs.configure(log_format, loglevel)
+    fmt = logs.configure(log_format, options["loglevel"])
     try:
         security = KafkaSecurity.from_env()
         stop_seconds()  # SNO_STOP_SECONDS checked before anything starts
@@ -93,20 +89,11 @@ def command(
             _say(fmt, f"started a local broker on {bootstrap} (set SNO_BROKER to use another)")
         settings = PipelineSettings(
             broker=bootstrap,
-            clickhouse=clickhouse,
             store=Path(store),
-            partitions=partitions,
-            batch_size=batch_size,
-            web=web,
-            web_port=web_port,
-            loglevel=loglevel,
-            group=group,
-            alertmanager=alertmanager,
             alerts=not no_alerts,
-            metrics_port=metrics_port,
-            metrics_host=metrics_host,
             log_format=fmt,
             kafka_security=security,
+            **options,
         )
         result = run_worker(settings, drain=drain, status_file=status_file, progress=sys.stderr.isatty(),
                             broker_gone_seconds=broker_gone_seconds)

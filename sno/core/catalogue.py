@@ -120,6 +120,15 @@ class ResolutionTarget(_Strict):
     hours: float = Field(gt=0)
     basis: Literal["clock", "office"]
 
+    @property
+    def seconds(self) -> float:
+        """The target in seconds of its basis (clock or office hours)."""
+        return self.hours * 3600
+
+    def within(self, seconds: float) -> bool:
+        """Resolved within the target: ``seconds`` (on the target's basis) at most the target (R11)."""
+        return seconds <= self.seconds
+
 
 class IncidentTargets(_Strict):
     """Targets per priority of one environment; a missing priority is "N.v.t." (R11)."""
@@ -127,6 +136,11 @@ class IncidentTargets(_Strict):
     p1: ResolutionTarget | None = None
     p2: ResolutionTarget | None = None
     p3: ResolutionTarget | None = None
+
+    def of(self, priority: int) -> ResolutionTarget | None:
+        """The target of priority 1, 2 or 3 (R10); None: that priority is not judged here (N.v.t.)."""
+        target: ResolutionTarget | None = getattr(self, f"p{priority}")
+        return target
 
 
 class Incidents(_Strict):
@@ -136,6 +150,11 @@ class Incidents(_Strict):
     production: IncidentTargets
     preproduction: IncidentTargets
     stated: str = ""
+
+    def targets(self, environment: str) -> IncidentTargets:
+        """The R11 targets an incident of this environment is judged by: production's, or else the
+        pre-production table (the SNO knows the two environments only)."""
+        return self.production if environment == "production" else self.preproduction
 
 
 class P1Notice(_Strict):

@@ -115,3 +115,10 @@ def no_data(norm: float | int | None = None, unit: str | None = None, **extra: A
 def share(within: int, count: int) -> float | None:
     """``within`` as a percentage of ``count``; None when there is nothing to count."""
     return None if count == 0 else within / count * 100.0
+
+
+def within_share(within: int, count: int, norm: float | None, **extra: Any) -> Kpi:
+    """The SNO's commonest KPI: the share of ``count`` things done ``within`` their limit, in %, judged
+    at least ``norm`` (R11, R13, R14, R18, R20, R21); ``count`` and ``within`` stand beside it, so a reader
+    can recompute the share, then whatever else the rule reports."""
+    return judged(share(within, count), norm, "ge", unit="%", count=count, within=within, **extra)

@@ -121,9 +121,11 @@ class _Frame:
         ]
 
 
-def _legend(x: float, y: float, entries: Sequence[tuple[str, str]]) -> list[str]:
+def _legend(m: Messages, x: float, y: float, **entries: str) -> list[str]:
+    """A legend row: for each colour of ``COLORS`` (by its name) a swatch and its catalogue text."""
     out = []
-    for color, text in entries:
+    for color_name, key in entries.items():
+        color, text = COLORS[color_name], m.t(key)
         out.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="11" height="11" rx="2" fill="{color}"/>')
         out.append(f'<text x="{x + 16:.1f}" y="{y:.1f}" fill="{COLORS["axis"]}">{escape(text)}</text>')
         x += 22 + 6.2 * len(text)
@@ -196,15 +198,14 @@ def availability_chart(
     )
     legend_y = strip_y + strip_h + 20
     body += _legend(
+        m,
         LEFT,
         legend_y,
-        [
-            (COLORS["bar"], m.t("legend_per_day")),
-            (COLORS["breach"], m.t("legend_below")),
-            (COLORS["unavailable"], m.t("legend_unavailable")),
-            (COLORS["maintenance"], m.t("legend_maintenance")),
-            (COLORS["excluded"], m.t("legend_excluded")),
-        ],
+        bar="legend_per_day",
+        breach="legend_below",
+        unavailable="legend_unavailable",
+        maintenance="legend_maintenance",
+        excluded="legend_excluded",
     )
     return _svg(legend_y + 10, body, m.t("chart_availability"))
 
@@ -343,13 +344,7 @@ def incident_chart(m: Messages, items: Sequence[dict[str, Any]]) -> str:
             f'stroke-width="2.5"/>'
         )
     body += _legend(
-        x0,
-        TOP + rows * row_h + 30,
-        [
-            (COLORS["bar"], m.t("legend_within")),
-            (COLORS["breach"], m.t("legend_over")),
-            (COLORS["norm"], m.t("legend_target")),
-        ],
+        m, x0, TOP + rows * row_h + 30, bar="legend_within", breach="legend_over", norm="legend_target"
     )
     return _svg(height + 6, body, m.t("chart_incidents"))
 
@@ -390,12 +385,6 @@ def messages_chart(m: Messages, days: Sequence[DayFigures]) -> str:
     body += frame.day_labels([d.day for d in days], frame.top + frame.height + 14)
     legend_y = frame.top + frame.height + 34
     body += _legend(
-        LEFT,
-        legend_y,
-        [
-            (COLORS["bar"], m.t("legend_processed")),
-            (COLORS["rejected"], m.t("legend_rejected")),
-            (COLORS["bar_light"], m.t("legend_pending")),
-        ],
+        m, LEFT, legend_y, bar="legend_processed", rejected="legend_rejected", bar_light="legend_pending"
     )
     return _svg(legend_y + 10, body, m.t("chart_messages"))

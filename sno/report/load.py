@@ -19,11 +19,11 @@ from typing import Any, Literal
 from sno.core.buckets import FAMILIES, MonthInputs
 from sno.core.calendar import TZ, Month
 from sno.core.catalogue import CapacityForecast, Catalogue, MijnOverheidLimits
-from sno.core.intervals import Interval, clip_one, intersect, subtract, total_seconds, union
+from sno.core.intervals import Interval, intersect, total_seconds
 from sno.core.judge import KPI_IDS, judge_month
 from sno.core.kpi import Report
 from sno.core.reporting import month_has_input, without_events
-from sno.core.rules.availability import capacity_minutes, classify_maintenance, window_of
+from sno.core.rules.availability import AvailabilitySets, availability_sets
 from sno.core.rules.common import Context
 from sno.core.rules.mijnoverheid import (
     ABONNEMENT_APIS,
@@ -340,36 +340,11 @@ def _day_span(day: date) -> Interval:
     return Interval(start, datetime(nxt.year, nxt.month, nxt.day, tzinfo=TZ))
 
 
-def _availability_sets(ctx: Context) -> tuple[list[Interval], list[Interval], list[Interval], list[Interval]]:
-    """The month's window H, maintenance M, unavailability U and excluded outages, as the availability
-    rule builds them (R6–R9, R16); ``availability_website`` outages are not part of the service (R7)."""
-    avail = ctx.norms.availability.get(ctx.environment)
-    if avail is None:
-        return [], [], [], []
-    span = ctx.span
-    window = window_of(ctx.calendar, avail.window, span.start, span.end)
-    verdicts = classify_maintenance(ctx)
-    m_set = intersect(union(iv for v in verdicts for iv in v.m), window)
-    capacity = capacity_minutes(ctx)
-    has_website = "website" in ctx.norms.availability
-    excluded_causes = set(ctx.norms.excluded_causes)
-    counted: list[Interval] = [iv for v in verdicts for iv in v.u]
-    excluded: list[Interval] = []
-    for o in ctx.snapshots_of("outage"):
-        if has_website and o.get("function") == "website":
-            continue
-        iv = clip_one(Interval(o["started_at"], o.get("ended_at") or span.end), span.start, span.end)
-        if iv is None:
-            continue
-        (excluded if o.get("cause") in excluded_causes else counted).append(iv)
-    u_set = subtract(subtract(intersect(union(counted), window), m_set), capacity)
-    return window, m_set, u_set, union(excluded)
-
-
 def day_figures(ctx: Context, report: Report, store: Store | None) -> tuple[list[DayFigures], list[Band]]:
     """Per local day: availability (R6), volume, peak minute and processing share (R14–R16), messages
     offered/processed/rejected (R23); and the availability timeline's bands."""
-    window, m_set, u_set, excluded = _availability_sets(ctx)
+    sets = availability_sets(ctx) or AvailabilitySets([], [], [], [])
+    window, m_set, u_set, excluded = sets.window, sets.maintenance, sets.unavailable, sets.excluded
     figures: dict[date, DayFigures] = {}
     for day in ctx.month.days():
         span = _day_span(day)

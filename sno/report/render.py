@@ -27,7 +27,7 @@ from sno.core.kpi import Kpi, Report
 from sno.core.rules.disruptions import PRIVATE_DISRUPTION_KEYS
 from sno.report import charts
 from sno.report.i18n import Messages, messages
-from sno.report.load import MonthReport, YearOverview
+from sno.report.load import MonthReport, YearCell, YearOverview
 from sno.report.names import SECTIONS, SERVICE_NAMES, section_of
 
 __all__ = ["FORMATS", "public_report", "render_month", "render_year"]
@@ -40,51 +40,48 @@ PRIVATE_KEYS = frozenset({"title", "description"})
 
 #: Table columns: (item key, header key or None for the item key's own, how the cell is shown).
 Column = tuple[str, str | None, str]
-OUTAGE_COLUMNS: tuple[Column, ...] = (
-    ("id", None, "id"),
-    ("period", None, "period"),
-    ("cause", None, "value"),
-    ("function", None, "text"),
-    ("hours", "col_u", "number"),
-    ("counted", None, "value"),
-    ("why", None, "sentence"),
-    ("title", None, "text"),
+
+#: How an item key's cells are shown wherever a table has it, by the way of showing (``Cells.cell``).
+_SHOWN_AS: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "period": ("period",),
+    "text": ("priority", "title", "function"),
+    "value": ("cause", "counted", "component", "within", "notified_within_30_min"),
+    "sentence": ("why",),
+    "instant": ("announced_at", "detected_at", "resolved_at"),
+    "number": ("elapsed_hours", "maintenance_hours", "unavailable_hours"),
+    "hours": ("resolution_hours", "target_hours"),
+    "maintenance_kind": ("maintenance_kind",),
+}
+_KIND_OF = {key: kind for kind, keys in _SHOWN_AS.items() for key in keys}
+#: Item keys headed by another catalogue key than their own.
+_HEADER_OF = {
+    "maintenance_kind": "kind",
+    "maintenance_hours": "col_m",
+    "unavailable_hours": "col_u",
+    "resolution_hours": "col_resolution",
+    "target_hours": "col_target",
+    "notified_within_30_min": "col_notice",
+}
+
+
+def _columns(keys: str, **own: tuple[str | None, str]) -> tuple[Column, ...]:
+    """A table's columns in the order of ``keys``: each shown as everywhere, or as ``own`` says where the
+    key means something of this table's own (``hours`` is U in an outage's table, the resolution time in
+    an incident's)."""
+    return tuple((k, *own[k]) if k in own else (k, _HEADER_OF.get(k), _KIND_OF[k]) for k in keys.split())
+
+
+OUTAGE_COLUMNS = _columns("id period cause function hours counted why title", hours=("col_u", "number"))
+MAINTENANCE_COLUMNS = _columns(
+    "id maintenance_kind component period announced_at maintenance_hours unavailable_hours why"
 )
-MAINTENANCE_COLUMNS: tuple[Column, ...] = (
-    ("id", None, "id"),
-    ("maintenance_kind", "kind", "maintenance_kind"),
-    ("component", None, "value"),
-    ("period", None, "period"),
-    ("announced_at", None, "instant"),
-    ("maintenance_hours", "col_m", "number"),
-    ("unavailable_hours", "col_u", "number"),
-    ("why", None, "sentence"),
+INCIDENT_COLUMNS = _columns(
+    "id detected_at resolved_at hours target_hours within title", hours=("col_resolution", "hours")
 )
-INCIDENT_COLUMNS: tuple[Column, ...] = (
-    ("id", None, "id"),
-    ("detected_at", None, "instant"),
-    ("resolved_at", None, "instant"),
-    ("hours", "col_resolution", "hours"),
-    ("target_hours", "col_target", "hours"),
-    ("within", None, "value"),
-    ("title", None, "text"),
-)
-OPEN_COLUMNS: tuple[Column, ...] = (
-    ("id", None, "id"),
-    ("priority", None, "text"),
-    ("detected_at", None, "instant"),
-    ("elapsed_hours", None, "number"),
-    ("title", None, "text"),
-)
-DISRUPTION_INCIDENT_COLUMNS: tuple[Column, ...] = (
-    ("id", None, "id"),
-    ("priority", None, "text"),
-    ("detected_at", None, "instant"),
-    ("resolved_at", None, "instant"),
-    ("resolution_hours", "col_resolution", "hours"),
-    ("target_hours", "col_target", "hours"),
-    ("within", None, "value"),
-    ("notified_within_30_min", "col_notice", "value"),
+OPEN_COLUMNS = _columns("id priority detected_at elapsed_hours title")
+DISRUPTION_INCIDENT_COLUMNS = _columns(
+    "id priority detected_at resolved_at resolution_hours target_hours within notified_within_30_min"
 )
 
 
@@ -434,44 +431,33 @@ def _month_context(month: MonthReport, public: bool, lang: str) -> dict[str, Any
     }
 
 
+#: The CSV columns that say whose month a row is about, in the month's and the year's files alike.
+_CSV_WHERE = ("service", "environment", "month", "sno_version")
+
+
+def _csv_kpi_header(lang: str) -> list[str]:
+    """The CSV columns of one KPI's figure; its name column is named in the language chosen."""
+    return ["kpi", "naam" if lang == "nl" else "name", "value", "norm", "unit", "status"]
+
+
+def _csv_kpi(m: Messages, kpi_id: str, kpi: Kpi | YearCell) -> list[Any]:
+    """One KPI's figure as CSV cells under ``_csv_kpi_header``: numbers as they are, nothing as empty."""
+    value = "" if kpi.value is None else kpi.value
+    return [kpi_id, m.kpi(kpi_id), value, "" if kpi.norm is None else kpi.norm, kpi.unit or "", kpi.status]
+
+
 def _csv_month(report: Report, lang: str) -> str:
     """One row per KPI, norm not measured, note and disruption (R23, R24); numbers stay machine-readable
     (a point as decimal sign), the name column is in the language chosen."""
     m = messages(lang)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        [
-            "record",
-            "service",
-            "environment",
-            "month",
-            "sno_version",
-            "kpi",
-            "naam" if lang == "nl" else "name",
-            "value",
-            "norm",
-            "unit",
-            "status",
-            "details",
-        ]
-    )
+    w.writerow(["record", *_CSV_WHERE, *_csv_kpi_header(lang), "details"])
     base = [report.service, report.environment, report.month, report.sno_version or ""]
     for kpi_id, kpi in report.kpis.items():
         extra = _extras(kpi)
-        w.writerow(
-            [
-                "kpi",
-                *base,
-                kpi_id,
-                m.kpi(kpi_id),
-                "" if kpi.value is None else kpi.value,
-                "" if kpi.norm is None else kpi.norm,
-                kpi.unit or "",
-                kpi.status,
-                orjson.dumps(extra, option=orjson.OPT_SORT_KEYS).decode() if extra else "",
-            ]
-        )
+        details = orjson.dumps(extra, option=orjson.OPT_SORT_KEYS).decode() if extra else ""
+        w.writerow(["kpi", *base, *_csv_kpi(m, kpi_id, kpi), details])
     for nm in report.norms_not_measured:
         w.writerow(["not_measured", *base, "", nm.norm, "", "", "", nm.status, nm.stated])
     for note in report.notes:
@@ -591,39 +577,11 @@ def render_year(overview: YearOverview, fmt: Format, lang: str = "nl") -> str:
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(
-            [
-                "service",
-                "environment",
-                "month",
-                "sno_version",
-                "source",
-                "kpi",
-                "naam" if lang == "nl" else "name",
-                "value",
-                "norm",
-                "unit",
-                "status",
-            ]
-        )
+        w.writerow([*_CSV_WHERE, "source", *_csv_kpi_header(lang)])
         for kpi_id, cells in overview.kpis.items():
             for mo in overview.months:
-                c = cells[mo]
-                w.writerow(
-                    [
-                        overview.service,
-                        overview.environment,
-                        mo,
-                        overview.sno_versions.get(mo) or "",
-                        overview.sources[mo],
-                        kpi_id,
-                        m.kpi(kpi_id),
-                        "" if c.value is None else c.value,
-                        "" if c.norm is None else c.norm,
-                        c.unit or "",
-                        c.status,
-                    ]
-                )
+                where = [overview.service, overview.environment, mo, overview.sno_versions.get(mo) or ""]
+                w.writerow([*where, overview.sources[mo], *_csv_kpi(m, kpi_id, cells[mo])])
         return buf.getvalue()
     show: Callable[[Any, str | None], str] = m.show
     context = {

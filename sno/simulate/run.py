@@ -49,9 +49,15 @@ class Run:
         self.month_code = f"{month.year}{month.month:02d}"
 
     def next_id(self) -> str:
-        """The next event id of the run (the hot loops inline the same formula)."""
-        self.seq += 1
-        return f"{self.id_prefix}{self.seq:010x}"
+        """The next event id of the run."""
+        return self.next_ids(1)[0]
+
+    def next_ids(self, n: int) -> list[str]:
+        """The run's next ``n`` event ids, taken at once by the hot per-minute loops."""
+        first = self.seq + 1
+        self.seq += n
+        prefix = self.id_prefix
+        return [f"{prefix}{seq:010x}" for seq in range(first, first + n)]
 
     def rate(self, hour: Hour, daily: float, shape: Shape, floor: float = 0.0) -> float:
         """Expected events in this hour: the day's volume at this scale, spread by the stream's shape."""

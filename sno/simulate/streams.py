@@ -11,7 +11,9 @@ still pending at the month's end and notifications sent out of order (R18).
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
 
 import orjson
 
@@ -53,6 +55,35 @@ from sno.simulate.volumes import (
     SUPPORT_DAILY,
     WRITTEN,
 )
+
+
+@dataclass(frozen=True)
+class _Timed:
+    """The fixed text of a bulk event with a start and a completion: its JSON around the drawn values."""
+
+    type: str
+    service: str
+    started: str
+    extra: str = ""
+
+    @property
+    def pieces(self) -> tuple[str, str, str, str]:
+        """Before the event id, before the afnemer, before the start, before the completion."""
+        return (
+            f'{{"type":"{self.type}","event_id":"',
+            f'","service":"{self.service}","afnemer_id":"',
+            f'",{self.extra}"{self.started}":"',
+            '","completed_at":"',
+        )
+
+
+_AUTHENTICATION: Final = _Timed("authentication", "digid", "started_at")
+_TRANSACTION: Final = _Timed("transaction", "digid-machtigen", "started_at")
+_BERICHTPRESENTATIE: Final = _Timed(
+    "api_request", "mijnoverheid", "received_at", extra='"api":"berichtpresentatie",'
+)
+#: The presentation API's tail: its status code, drawn like the R14 outcomes, and its one BSN.
+_PRESENTATION_TAIL: Final = [f',"status_code":{status},"bsn_count":1}}' for status in API_STATUS]
 
 
 class Streams:
@@ -134,53 +165,63 @@ class Streams:
 
     def authentications(self, lines: list[str], minute: int, n: int, burst: tuple[int, str] | None) -> None:
         """DigiD authentications started in this minute (R14, R15); a burst minute exceeds the limit (R16)."""
-        rng = self.run.rng
         members, weights = DIGID_AFNEMERS
         table = AUTH_MS
-        afnemers = rng.choices(members, cum_weights=weights, k=n)
+        afnemers = self.run.rng.choices(members, cum_weights=weights, k=n)
         if burst is not None:
             target, campaign = burst
             afnemers += [campaign] * max(0, target - n)
             table = BURST_MS
-        self.run.summary.events["authentication"] += len(afnemers)
-        fmt = self.run.fmt.utc
-        rand = rng.random
-        bits = rng.getrandbits
-        tails = AUTH_TAIL
-        prefix = self.run.id_prefix
-        seq = self.run.seq
-        append = lines.append
-        for afnemer in afnemers:
-            seq += 1
-            started = minute + int(rand() * MINUTE)
-            append(
-                f'{{"type":"authentication","event_id":"{prefix}{seq:010x}","service":"digid",'
-                f'"afnemer_id":"{afnemer}","started_at":"{fmt(started)}",'
-                f'"completed_at":"{fmt(started + table[bits(TABLE_BITS)])}"{tails[bits(10)]}'
-            )
-        self.run.seq = seq
+        self.timed(lines, minute, afnemers, _AUTHENTICATION, table, AUTH_TAIL, self.run.fmt.utc)
 
     def transactions(self, lines: list[str], minute: int, n: int) -> None:
         """DigiD Machtigen transactions started in this minute (R14, R15)."""
         if n == 0:
             return
+        afnemers = self.draw_afnemers(MACHTIGEN_AFNEMERS, n)
+        self.timed(lines, minute, afnemers, _TRANSACTION, TXN_MS, TXN_TAIL, self.run.fmt.utc)
+
+    def berichtpresentatie(self, lines: list[str], minute: int, n: int) -> None:
+        """REST presentation API requests (R18: 200 ms for 99.9 %)."""
+        if n == 0:
+            return
+        afnemers = self.draw_afnemers(MIJNOVERHEID_AFNEMERS, n)
+        self.timed(lines, minute, afnemers, _BERICHTPRESENTATIE, BERICHTPRESENTATIE_MS, _PRESENTATION_TAIL)
+
+    def draw_afnemers(self, afnemers: tuple[list[str], list[float]], n: int) -> list[str]:
+        """``n`` afnemers drawn by their weights: the one draw every bulk stream makes per event."""
+        members, weights = afnemers
+        return self.run.rng.choices(members, cum_weights=weights, k=n)
+
+    def timed(
+        self,
+        lines: list[str],
+        minute: int,
+        afnemers: list[str],
+        template: _Timed,
+        durations: list[int],
+        tails: list[str],
+        fmt: Callable[[int], str] | None = None,
+    ) -> None:
+        """One event per afnemer, started at a random moment of the minute and lasting a drawn duration.
+
+        Authentications, transactions and presentation-API requests differ only in their names, their
+        duration table and their tail (R14, R18), so one loop writes them all; each event draws its
+        start, its duration and its tail in that order, the order the simulator's golden output rests on.
+        """
+        self.run.summary.events[template.type] += len(afnemers)
+        fmt = fmt or self.run.fmt.local
         rng = self.run.rng
-        members, weights = MACHTIGEN_AFNEMERS
-        self.run.summary.events["transaction"] += n
-        fmt = self.run.fmt.utc
         rand = rng.random
         bits = rng.getrandbits
-        prefix = self.run.id_prefix
-        seq = self.run.seq
-        for afnemer in rng.choices(members, cum_weights=weights, k=n):
-            seq += 1
+        opening, after_id, after_afnemer, between = template.pieces
+        append = lines.append
+        for event_id, afnemer in zip(self.run.next_ids(len(afnemers)), afnemers, strict=True):
             started = minute + int(rand() * MINUTE)
-            lines.append(
-                f'{{"type":"transaction","event_id":"{prefix}{seq:010x}","service":"digid-machtigen",'
-                f'"afnemer_id":"{afnemer}","started_at":"{fmt(started)}",'
-                f'"completed_at":"{fmt(started + TXN_MS[bits(TABLE_BITS)])}"{TXN_TAIL[bits(10)]}'
+            append(
+                f"{opening}{event_id}{after_id}{afnemer}{after_afnemer}{fmt(started)}{between}"
+                f'{fmt(started + durations[bits(TABLE_BITS)])}"{tails[bits(10)]}'
             )
-        self.run.seq = seq
 
     def messages(self, lines: list[str], minute: int, n: int, pending: bool = False) -> None:
         """Berichtenbox messages received in this minute (R18); some are still pending at the month's end.
@@ -191,17 +232,14 @@ class Streams:
         if n == 0:
             return
         rng = self.run.rng
-        members, weights = MIJNOVERHEID_AFNEMERS
         self.run.summary.events["message"] += n
         fmt = self.run.fmt.local
         rand = rng.random
         bits = rng.getrandbits
-        prefix = self.run.id_prefix
-        seq = self.run.seq
         month_end = self.run.month_end
         closing = month_end - 2 * HOUR
-        for afnemer in rng.choices(members, cum_weights=weights, k=n):
-            seq += 1
+        afnemers = self.draw_afnemers(MIJNOVERHEID_AFNEMERS, n)
+        for event_id, afnemer in zip(self.run.next_ids(n), afnemers, strict=True):
             received = minute + int(rand() * MINUTE)
             processed = received + MESSAGE_MS[bits(TABLE_BITS)]
             status = "rejected" if rand() < 0.004 else "accepted"
@@ -211,11 +249,10 @@ class Streams:
             else:
                 done = f'"{fmt(processed)}"'
             lines.append(
-                f'{{"type":"message","event_id":"{prefix}{seq:010x}","service":"mijnoverheid",'
+                f'{{"type":"message","event_id":"{event_id}","service":"mijnoverheid",'
                 f'"afnemer_id":"{afnemer}","received_at":"{fmt(received)}","processed_at":{done},'
                 f'"status":"{status}"{ATTACHMENTS[bits(TABLE_BITS)]}}}'
             )
-        self.run.seq = seq
 
     def notifications(self, lines: list[str], minute: int, channel: str, n: int) -> None:
         """Notifications queued in this minute, sent in order of arrival per channel (R18).
@@ -226,18 +263,14 @@ class Streams:
         if n == 0:
             return
         rng = self.run.rng
-        members, weights = MIJNOVERHEID_AFNEMERS
         self.run.summary.events["notification"] += n
         fmt = self.run.fmt.local
         bits = rng.getrandbits
-        prefix = self.run.id_prefix
-        seq = self.run.seq
         last = self.last_sent[channel]
         month_end = self.run.month_end
         queued_times = sorted(minute + int(rng.random() * MINUTE) for _ in range(n))
-        afnemers = rng.choices(members, cum_weights=weights, k=n)
-        for queued, afnemer in zip(queued_times, afnemers, strict=True):
-            seq += 1
+        afnemers = self.draw_afnemers(MIJNOVERHEID_AFNEMERS, n)
+        for event_id, queued, afnemer in zip(self.run.next_ids(n), queued_times, afnemers, strict=True):
             sent = max(queued + NOTIFY_DELAY_MS[bits(TABLE_BITS)], last + 1)
             if self.ooo_pending and last > queued + 2 and sent < month_end:
                 sent = queued + 1 + rng.randrange(last - queued - 1)  # overtakes; the queue keeps `last`
@@ -246,35 +279,11 @@ class Streams:
                 last = sent
             done = f'"{fmt(sent)}"' if sent < month_end else "null"
             lines.append(
-                f'{{"type":"notification","event_id":"{prefix}{seq:010x}","service":"mijnoverheid",'
+                f'{{"type":"notification","event_id":"{event_id}","service":"mijnoverheid",'
                 f'"afnemer_id":"{afnemer}","channel":"{channel}","queued_at":"{fmt(queued)}",'
                 f'"sent_at":{done}}}'
             )
         self.last_sent[channel] = last
-        self.run.seq = seq
-
-    def berichtpresentatie(self, lines: list[str], minute: int, n: int) -> None:
-        """REST presentation API requests (R18: 200 ms for 99.9 %)."""
-        if n == 0:
-            return
-        rng = self.run.rng
-        members, weights = MIJNOVERHEID_AFNEMERS
-        self.run.summary.events["api_request"] += n
-        fmt = self.run.fmt.local
-        rand = rng.random
-        bits = rng.getrandbits
-        prefix = self.run.id_prefix
-        seq = self.run.seq
-        for afnemer in rng.choices(members, cum_weights=weights, k=n):
-            seq += 1
-            received = minute + int(rand() * MINUTE)
-            lines.append(
-                f'{{"type":"api_request","event_id":"{prefix}{seq:010x}","service":"mijnoverheid",'
-                f'"afnemer_id":"{afnemer}","api":"berichtpresentatie","received_at":"{fmt(received)}",'
-                f'"completed_at":"{fmt(received + BERICHTPRESENTATIE_MS[bits(TABLE_BITS)])}",'
-                f'"status_code":{API_STATUS[bits(10)]},"bsn_count":1}}'
-            )
-        self.run.seq = seq
 
     # ---- per-hour streams (low volume) ----------------------------------------------------------
 

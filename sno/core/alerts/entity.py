@@ -311,12 +311,7 @@ class TimelineRule:
 
 
 @dataclass(frozen=True)
-class _Opaque(Subject):
+class _Opaque(Subject, kind="opaque", template="{raw}", typed=False):
     """The subject of a restored row written before subjects were typed: only its text is known."""
 
-    kind = "opaque"
     raw: str
-
-    @property
-    def text(self) -> str:
-        return self.raw

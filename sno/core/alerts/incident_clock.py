@@ -22,7 +22,7 @@ from sno.core.alerts.model import Subject, ThresholdSubject, at_key
 from sno.core.alerts.timeline import Claim, Group, Key, Transition
 from sno.core.buckets import MonthInputs
 from sno.core.calendar import Month
-from sno.core.catalogue import IncidentTargets, ResolutionTarget, VersionNorms
+from sno.core.catalogue import ResolutionTarget, VersionNorms
 from sno.core.intervals import instant_key
 from sno.core.rules.common import Context
 from sno.core.rules.incidents import priority, resolution_seconds
@@ -59,12 +59,9 @@ def incident_facts(
     if norms is None or incident.get("cause") in set(norms.excluded_causes):
         return None
     env = incident.get("environment") or "production"
-    targets: IncidentTargets = (
-        norms.incidents.production if env == "production" else norms.incidents.preproduction
-    )
     p = priority(incident["impact"], incident["urgency"])
     ctx = Context(service, env, month, norms, MonthInputs(), Snapshots())
-    return norms, p, getattr(targets, f"p{p}"), ctx
+    return norms, p, norms.incidents.targets(env).of(p), ctx
 
 
 def resolved_at(incident: Mapping[str, Any]) -> datetime | None:
@@ -104,7 +101,7 @@ class IncidentClock(TimelineRule):
         taken = resolution_seconds(ctx, dict(incident), target) if resolved is not None else None
         out: dict[Subject, Claim] = {}
         for th in self.rules.incident_clock.thresholds:
-            need = target.hours * 3600 * th.percent / 100
+            need = target.seconds * th.percent / 100
             if taken is not None and taken <= need:
                 continue  # resolved within this share of the target (R11)
             start = crossing(norms, target, detected, need)

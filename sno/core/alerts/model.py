@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -73,131 +73,113 @@ def alert_id(rule: str, service: str, environment: str, subject: str) -> str:
 # ---- subjects ---------------------------------------------------------------------------------------
 
 
+#: How a field of a subject reads in its text: an instant key as local RFC 3339 (R1), the website flag
+#: as a trailing word; any other field as itself.
+_TEXT_FORMS: dict[str, Callable[[Any], str]] = {
+    "at": iso,
+    "website": lambda website: " website" if website else "",
+}
+
+
+#: Every kind of subject by its name, filled as the classes below are defined.
+_KINDS: dict[str, type[Subject]] = {}
+
+
 class Subject:
-    """What one alert is about. ``text`` is the interface's subject; ``key()`` the typed form stored."""
+    """What one alert is about. ``text`` is the interface's subject; ``key()`` the typed form stored.
+
+    Each kind of subject is its fields and a ``template`` that writes them as the text (``subject_of``
+    reads texts of older rows back the same way)."""
 
     kind: ClassVar[str]
+    template: ClassVar[str]
 
-    @property
-    def text(self) -> str:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    def __init_subclass__(cls, kind: str, template: str, typed: bool = True, **kwargs: Any) -> None:
+        """Register the kind, so that a stored key names its class (``subject_from_key``); a subject
+        that only stands in for an untyped text (``typed=False``) is never read back from a key."""
+        super().__init_subclass__(**kwargs)
+        cls.kind, cls.template = kind, template
+        if typed:
+            _KINDS[kind] = cls
 
-    def key(self) -> str:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
-        return json.dumps({"kind": self.kind, **data}, separators=(",", ":"), sort_keys=True)
-
-
-@dataclass(frozen=True)
-class MinuteSubject(Subject):
-    """A calendar minute over capacity (R15)."""
-
-    kind: ClassVar[str] = "minute"
-    at: int
+    def values(self) -> dict[str, Any]:
+        """The subject's fields by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
     @property
     def text(self) -> str:
-        return iso(self.at)
+        values = self.values()
+        for name, form in _TEXT_FORMS.items():
+            if name in values:
+                values[name] = form(values[name])
+        return self.template.format(**values)
+
+    def key(self) -> str:
+        return json.dumps({"kind": self.kind, **self.values()}, separators=(",", ":"), sort_keys=True)
 
 
 @dataclass(frozen=True)
-class UnitSubject(Subject):
+class MinuteSubject(Subject, kind="minute", template="{at}"):
+    """A calendar minute over capacity (R15)."""
+
+    at: int
+
+
+@dataclass(frozen=True)
+class UnitSubject(Subject, kind="unit", template="{measure} {at}"):
     """One second, clock hour or calendar day of an R18 measure."""
 
-    kind: ClassVar[str] = "unit"
     measure: str
     at: int
 
-    @property
-    def text(self) -> str:
-        return f"{self.measure} {iso(self.at)}"
-
 
 @dataclass(frozen=True)
-class EpisodeSubject(Subject):
+class EpisodeSubject(Subject, kind="episode", template="{at} {window}"):
     """A burn-rate episode of one window pair, named by the minute boundary it started at (R14)."""
 
-    kind: ClassVar[str] = "episode"
     at: int
     window: str
 
-    @property
-    def text(self) -> str:
-        return f"{iso(self.at)} {self.window}"
-
 
 @dataclass(frozen=True)
-class ThresholdSubject(Subject):
+class ThresholdSubject(Subject, kind="threshold", template="{incident} P{priority} {percent:g}%"):
     """A share of the resolution target of an incident at one priority (R10, R11): a re-classified
     incident is a new priority and so a new clock."""
 
-    kind: ClassVar[str] = "threshold"
     incident: str
     priority: int
     percent: float
 
-    @property
-    def text(self) -> str:
-        return f"{self.incident} P{self.priority} {self.percent:g}%"
-
 
 @dataclass(frozen=True)
-class IncidentSubject(Subject):
-    kind: ClassVar[str] = "incident"
+class IncidentSubject(Subject, kind="incident", template="{incident}"):
+    """A P1 incident whose afnemers were not informed in time (R13)."""
+
     incident: str
 
-    @property
-    def text(self) -> str:
-        return self.incident
-
 
 @dataclass(frozen=True)
-class MaintenanceSubject(Subject):
-    kind: ClassVar[str] = "maintenance"
+class MaintenanceSubject(Subject, kind="maintenance", template="{maintenance}"):
+    """A planned maintenance window that will count as unavailability (R9)."""
+
     maintenance: str
 
-    @property
-    def text(self) -> str:
-        return self.maintenance
-
 
 @dataclass(frozen=True)
-class OutageSubject(Subject):
-    kind: ClassVar[str] = "outage"
+class OutageSubject(Subject, kind="outage", template="outage {outage}{website}"):
+    """One outage spending the availability budget (R6), of the service or of its website."""
+
     outage: str
     website: bool = False
 
-    @property
-    def text(self) -> str:
-        return f"outage {self.outage}" + (" website" if self.website else "")
-
 
 @dataclass(frozen=True)
-class MonthSubject(Subject):
+class MonthSubject(Subject, kind="month", template="{month} {what}{website}"):
     """The month's availability budget: ``what`` is ``budget`` (spent) or ``projection`` (R6)."""
 
-    kind: ClassVar[str] = "month"
     month: str
     what: str
     website: bool = False
-
-    @property
-    def text(self) -> str:
-        return f"{self.month} {self.what}" + (" website" if self.website else "")
-
-
-_KINDS: dict[str, type[Subject]] = {
-    c.kind: c
-    for c in (
-        MinuteSubject,
-        UnitSubject,
-        EpisodeSubject,
-        ThresholdSubject,
-        IncidentSubject,
-        MaintenanceSubject,
-        OutageSubject,
-        MonthSubject,
-    )
-}
 
 
 def subject_from_key(key: str) -> Subject | None:

@@ -15,11 +15,19 @@ from typing import Any
 
 from sno.core.calendar import TZ, Month, WorkCalendar
 from sno.core.catalogue import ComponentWindow, Maintenance, Window
-from sno.core.intervals import Interval, instant_key, intersect, subtract, total_seconds, union
+from sno.core.intervals import Interval, clip_one, instant_key, intersect, subtract, total_seconds, union
 from sno.core.kpi import Kpi, info, judged, no_data
 from sno.core.rules.common import Context, hours, local_iso
 
-__all__ = ["MaintenanceVerdict", "availability_kpis", "capacity_minutes", "classify_maintenance", "window_of"]
+__all__ = [
+    "AvailabilitySets",
+    "MaintenanceVerdict",
+    "availability_kpis",
+    "availability_sets",
+    "capacity_minutes",
+    "classify_maintenance",
+    "window_of",
+]
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MINUTE = timedelta(minutes=1)
@@ -86,86 +94,94 @@ def _fmt(t: Any) -> str:
     return t.strftime("%H:%M")
 
 
-def _classify_windowed(
-    ctx: Context, r: dict[str, Any], whole: Interval, slot: int, policy: Maintenance
+def _unavailable(r: dict[str, Any], whole: Interval, slot: int | None, why: str) -> MaintenanceVerdict:
+    """A window that counts as unavailability for its whole announced duration (R8, R9)."""
+    return MaintenanceVerdict(record=r, u=[whole], slot=slot, why=why)
+
+
+def _planned(
+    ctx: Context,
+    r: dict[str, Any],
+    whole: Interval,
+    slot: int,
+    *,
+    notice: int,
+    late: str,
+    label: str,
+    limit: int,
+    agreed: Window,
+    valid: str,
 ) -> MaintenanceVerdict:
-    cal = ctx.calendar
-    v = MaintenanceVerdict(record=r, slot=slot)
-    if policy.max_windows_per_month == 0 or policy.hours is None:
-        v.u = [whole]
-        v.why = (
-            "planned maintenance is agreed outside the availability window only; "
-            "its time inside it counts as unavailability (R9)"
-        )
-        return v
-    if not _announced_in_time(cal, r, policy.notice_workdays):
-        v.u = [whole]
-        v.why = "planned maintenance not announced before it started: counts as unavailability (R9)"
-        return v
-    if slot > policy.max_windows_per_month:
-        v.u = [whole]
-        v.why = (
-            f"planned window {slot} of its month, beyond the limit of {policy.max_windows_per_month}: "
-            "counts as unavailability (R9)"
-        )
-        return v
-    inside = window_of(cal, policy.hours, whole.start, whole.end)
-    v.m = inside
-    v.u = subtract([whole], inside)
-    span = f"{_fmt(policy.hours.from_)}–{_fmt(policy.hours.to)}"
-    v.why = (
-        f"valid planned window {slot} of {policy.max_windows_per_month}: "
-        f"its {span} part counts as maintenance (R9)"
-    )
+    """R9's checks of a planned window, the same for the agreed monthly windows and the MijnOverheid
+    component windows: announced ``notice`` workdays ahead (else ``late`` says how it was not), within the
+    month's ``limit`` of windows (``label`` names one), and then only its part inside the ``agreed`` hours
+    counts as maintenance (``valid`` names the window); what fails a check counts as unavailability."""
+    if not _announced_in_time(ctx.calendar, r, notice):
+        return _unavailable(r, whole, slot, f"{late}: counts as unavailability (R9)")
+    if slot > limit:
+        why = f"{label} {slot} of its month, beyond the limit of {limit}: counts as unavailability (R9)"
+        return _unavailable(r, whole, slot, why)
+    inside = window_of(ctx.calendar, agreed, whole.start, whole.end)
+    span = f"{_fmt(agreed.from_)}–{_fmt(agreed.to)}"
+    v = MaintenanceVerdict(record=r, slot=slot, m=inside, u=subtract([whole], inside))
+    v.why = f"{valid}: its {span} part counts as maintenance (R9)"
     if v.u:
         v.why += f"; the part outside {span} counts as unavailability"
     return v
 
 
+def _classify_windowed(
+    ctx: Context, r: dict[str, Any], whole: Interval, slot: int, policy: Maintenance
+) -> MaintenanceVerdict:
+    if policy.max_windows_per_month == 0 or policy.hours is None:
+        why = (
+            "planned maintenance is agreed outside the availability window only; "
+            "its time inside it counts as unavailability (R9)"
+        )
+        return _unavailable(r, whole, slot, why)
+    return _planned(
+        ctx,
+        r,
+        whole,
+        slot,
+        notice=policy.notice_workdays,
+        late="planned maintenance not announced before it started",
+        label="planned window",
+        limit=policy.max_windows_per_month,
+        agreed=policy.hours,
+        valid=f"valid planned window {slot} of {policy.max_windows_per_month}",
+    )
+
+
 def _classify_component(
     ctx: Context, r: dict[str, Any], whole: Interval, slot: int, comp: ComponentWindow
 ) -> MaintenanceVerdict:
-    cal = ctx.calendar
-    v = MaintenanceVerdict(record=r, slot=slot)
     if not comp.counts_as_maintenance:
-        v.why = (
+        why = (
             f"{comp.component} maintenance is announced as 'geen downtime': it counts neither as maintenance "
             "nor as unavailability; outages recorded during it count (R9)"
         )
-        return v
+        return MaintenanceVerdict(record=r, slot=slot, why=why)
     start_day = _local_date(r["starts_at"])
     regular = _nth_weekday(Month.of(r["starts_at"]), comp.weekday, comp.nth)
     on_regular_day = start_day == regular
     notice = comp.notice_workdays if on_regular_day else comp.moved_notice_workdays
     where = "on its regular day" if on_regular_day else f"moved from its regular day {regular}"
     if notice is None:
-        v.u = [whole]
-        v.why = (
-            f"{comp.component} window {where}, which the SNO does not allow: counts as unavailability (R9)"
-        )
-        return v
-    if not _announced_in_time(cal, r, notice):
-        v.u = [whole]
-        v.why = (
-            f"{comp.component} window {where} not announced at least {notice} workdays before: "
-            "counts as unavailability (R9)"
-        )
-        return v
-    if slot > comp.per_month:
-        v.u = [whole]
-        v.why = (
-            f"{comp.component} window {slot} of its month, beyond the limit of {comp.per_month}: "
-            "counts as unavailability (R9)"
-        )
-        return v
-    inside = window_of(cal, comp.hours, whole.start, whole.end)
-    v.m = inside
-    v.u = subtract([whole], inside)
-    span = f"{_fmt(comp.hours.from_)}–{_fmt(comp.hours.to)}"
-    v.why = f"valid {comp.component} window {where}: its {span} part counts as maintenance (R9)"
-    if v.u:
-        v.why += f"; the part outside {span} counts as unavailability"
-    return v
+        why = f"{comp.component} window {where}, which the SNO does not allow: counts as unavailability (R9)"
+        return _unavailable(r, whole, slot, why)
+    return _planned(
+        ctx,
+        r,
+        whole,
+        slot,
+        notice=notice,
+        late=f"{comp.component} window {where} not announced at least {notice} workdays before",
+        label=f"{comp.component} window",
+        limit=comp.per_month,
+        agreed=comp.hours,
+        valid=f"valid {comp.component} window {where}",
+    )
 
 
 def classify_maintenance(ctx: Context) -> list[MaintenanceVerdict]:
@@ -191,28 +207,18 @@ def classify_maintenance(ctx: Context) -> list[MaintenanceVerdict]:
             out.append(MaintenanceVerdict(record=r, why="cancelled: counts nowhere and takes no slot (R9)"))
             continue
         if r["kind"] == "emergency":
-            out.append(
-                MaintenanceVerdict(
-                    record=r,
-                    u=[whole],
-                    why="emergency maintenance counts as unavailability for its whole announced "
-                    "duration (R8)",
-                )
-            )
+            why = "emergency maintenance counts as unavailability for its whole announced duration (R8)"
+            out.append(_unavailable(r, whole, None, why))
             continue
         slot = ranks[str(r["maintenance_id"])]
         if components:
             comp = components.get(r.get("component") or "")
             if comp is None:
-                out.append(
-                    MaintenanceVerdict(
-                        record=r,
-                        u=[whole],
-                        slot=slot,
-                        why="maintenance outside the agreed component windows (additional maintenance is not "
-                        "modelled): counts as unavailability (R9)",
-                    )
+                why = (
+                    "maintenance outside the agreed component windows (additional maintenance is not "
+                    "modelled): counts as unavailability (R9)"
                 )
+                out.append(_unavailable(r, whole, slot, why))
             else:
                 out.append(_classify_component(ctx, r, whole, slot, comp))
         else:
@@ -242,21 +248,78 @@ def _outage_interval(ctx: Context, o: dict[str, Any]) -> Interval | None:
     return iv
 
 
-def _measure(
+@dataclass(frozen=True)
+class AvailabilitySets:
+    """R6's sets over one availability window: H (``window``), M, U, and the outages whose cause is
+    excluded (R8), which count nowhere but are drawn on the report's timeline."""
+
+    window: list[Interval]
+    maintenance: list[Interval]
+    unavailable: list[Interval]
+    excluded: list[Interval]
+
+
+def _sets(
     ctx: Context,
     window: list[Interval],
+    outages: list[dict[str, Any]],
+    verdicts: list[MaintenanceVerdict],
+    maintenance_u: bool,
+    capacity: list[Interval],
+) -> AvailabilitySets:
+    """M from valid maintenance inside the window; U from counted outages (and maintenance counted as
+    unavailability) inside the window, outside M and outside minutes over capacity (R6, R8, R9, R16)."""
+    m_set = intersect(union(iv for v in verdicts for iv in v.m), window)
+    excluded_causes = set(ctx.norms.excluded_causes)
+    counted: list[Interval] = [iv for v in verdicts for iv in v.u] if maintenance_u else []
+    excluded: list[Interval] = []
+    for o in outages:
+        iv = _outage_interval(ctx, o)
+        if iv is not None:
+            (excluded if o.get("cause") in excluded_causes else counted).append(iv)
+    u_set = subtract(subtract(intersect(union(counted), window), m_set), capacity)
+    clipped = (clip_one(iv, ctx.month.start, ctx.month.end) for iv in excluded)
+    return AvailabilitySets(window, m_set, u_set, union(iv for iv in clipped if iv is not None))
+
+
+def availability_sets(ctx: Context) -> AvailabilitySets | None:
+    """The sets the ``availability`` KPI is computed from (the service, not www.digid.nl, R7); None when
+    the SNO states no availability window for the environment. The report's per-day figures and its
+    timeline are these sets cut per day, so they always add up to the KPI."""
+    avail = ctx.norms.availability.get(ctx.environment)
+    if avail is None:
+        return None
+    return _service_sets(ctx, avail.window, classify_maintenance(ctx), capacity_minutes(ctx))
+
+
+def _service_outages(ctx: Context) -> list[dict[str, Any]]:
+    """The outages of the service itself: for DigiD a ``function: website`` outage is the website's (R7)."""
+    has_website = "website" in ctx.norms.availability
+    return [o for o in ctx.snapshots_of("outage") if not (has_website and o.get("function") == "website")]
+
+
+def _service_sets(
+    ctx: Context, window: Window, verdicts: list[MaintenanceVerdict], capacity: list[Interval]
+) -> AvailabilitySets:
+    span = ctx.span
+    instants = window_of(ctx.calendar, window, span.start, span.end)
+    return _sets(ctx, instants, _service_outages(ctx), verdicts, True, capacity)
+
+
+def _measure(
+    ctx: Context,
+    sets: AvailabilitySets,
     norm: float | None,
     outages: list[dict[str, Any]],
     verdicts: list[MaintenanceVerdict],
     maintenance_u: bool,
     capacity: list[Interval],
 ) -> Kpi:
-    """R6 over one window: M from valid maintenance, U from counted outages (and maintenance)."""
+    """R6 over one window's sets, and an item per outage and maintenance window saying how it counted."""
+    window, m_set = sets.window, sets.maintenance
     h = total_seconds(window)
-    m_set = intersect(union(iv for v in verdicts for iv in v.m), window)
     m = total_seconds(m_set)
     excluded = set(ctx.norms.excluded_causes)
-    counted: list[Interval] = []
     items: list[dict[str, Any]] = []
 
     def counted_seconds(ivs: list[Interval]) -> float:
@@ -279,7 +342,6 @@ def _measure(
         if cause in excluded:
             item.update(hours=0.0, counted="none", why=f"cause '{cause}' is excluded (R8)")
         else:
-            counted.append(iv)
             secs = counted_seconds([iv])
             inside = total_seconds(intersect([iv], window))
             why = "unavailability (R8)"
@@ -298,8 +360,6 @@ def _measure(
     for v in verdicts:
         r = v.record
         u_secs = counted_seconds(v.u) if maintenance_u else 0.0
-        if maintenance_u:
-            counted.extend(v.u)
         items.append(
             {
                 "kind": "maintenance",
@@ -316,7 +376,7 @@ def _measure(
             }
         )
 
-    u = total_seconds(subtract(subtract(intersect(union(counted), window), m_set), capacity))
+    u = total_seconds(sets.unavailable)
     items.sort(key=lambda i: (i["start"] or "", i["id"]))
     value = None if h - m <= 0 else (h - u - m) / (h - m) * 100.0
     extra = {
@@ -352,15 +412,15 @@ def availability_kpis(ctx: Context) -> dict[str, Kpi]:
             unit="%", why="the SNO states no availability window for this environment"
         )
     else:
-        window = window_of(ctx.calendar, avail.window, span.start, span.end)
-        service_outages = [o for o in outages if not (has_website and o.get("function") == "website")]
-        out["availability"] = _measure(ctx, window, avail.norm, service_outages, verdicts, True, capacity)
+        sets = _service_sets(ctx, avail.window, verdicts, capacity)
+        out["availability"] = _measure(ctx, sets, avail.norm, _service_outages(ctx), verdicts, True, capacity)
     if has_website:
         site = ctx.norms.availability["website"]
         if ctx.environment == "production":
             window = window_of(ctx.calendar, site.window, span.start, span.end)
             site_outages = [o for o in outages if o.get("function") == "website"]
-            out["availability_website"] = _measure(ctx, window, site.norm, site_outages, verdicts, False, [])
+            sets = _sets(ctx, window, site_outages, verdicts, False, [])
+            out["availability_website"] = _measure(ctx, sets, site.norm, site_outages, verdicts, False, [])
         else:
             out["availability_website"] = no_data(
                 unit="%", why="www.digid.nl has a production norm only (R7)"

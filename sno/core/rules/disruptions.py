@@ -28,7 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sno.core.calendar import clock_seconds
 from sno.core.intervals import Interval, instant_key, intersect, subtract, total_seconds, union
 from sno.core.rules.availability import (
     MaintenanceVerdict,
@@ -37,7 +36,7 @@ from sno.core.rules.availability import (
     window_of,
 )
 from sno.core.rules.common import Context, hours, local_iso
-from sno.core.rules.incidents import priority, resolution_seconds
+from sno.core.rules.incidents import notified_in_time, priority, resolution_seconds
 
 __all__ = ["PRIVATE_DISRUPTION_KEYS", "disruptions"]
 
@@ -96,11 +95,7 @@ def _groups(spans: list[tuple[Interval, dict[str, Any]]]) -> list[list[tuple[Int
 def _incidents(ctx: Context, span: Interval) -> list[dict[str, Any]]:
     """Incidents overlapping the disruption, with their clocks against target (R10, R11, R13)."""
     excluded = set(ctx.norms.excluded_causes)
-    targets = (
-        ctx.norms.incidents.production
-        if ctx.environment == "production"
-        else ctx.norms.incidents.preproduction
-    )
+    targets = ctx.norms.incidents.targets(ctx.environment)
     notice = ctx.norms.p1_notice
     out = []
     for i in ctx.snapshots_of("incident"):
@@ -114,14 +109,11 @@ def _incidents(ctx: Context, span: Interval) -> list[dict[str, Any]]:
         ):
             continue
         p = priority(i["impact"], i["urgency"])
-        target = getattr(targets, f"p{p}")
+        target = targets.of(p)
         secs = resolution_seconds(ctx, i, target) if target is not None and resolved is not None else None
         notified = None
         if p == 1 and notice is not None and target is not None:
-            notified = (
-                i.get("notified_at") is not None
-                and clock_seconds(i["detected_at"], i["notified_at"]) <= notice.minutes * 60
-            )
+            notified = notified_in_time(notice, i)
         out.append(
             {
                 "id": str(i["incident_id"]),
@@ -131,7 +123,7 @@ def _incidents(ctx: Context, span: Interval) -> list[dict[str, Any]]:
                 "resolution_hours": None if secs is None else hours(secs),
                 "basis": None if target is None else target.basis,
                 "target_hours": None if target is None else target.hours,
-                "within": None if secs is None or target is None else secs <= target.hours * 3600,
+                "within": None if secs is None or target is None else target.within(secs),
                 "notified_within_30_min": notified,
             }
         )

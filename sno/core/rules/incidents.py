@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sno.core.calendar import clock_seconds
-from sno.core.catalogue import IncidentTargets, ResolutionTarget
+from sno.core.catalogue import P1Notice, ResolutionTarget
 from sno.core.intervals import instant_key
-from sno.core.kpi import Kpi, info, judged, no_data, share
+from sno.core.kpi import Kpi, info, no_data, within_share
 from sno.core.rules.common import Context, hours, local_iso
 
-__all__ = ["incident_kpis", "priority", "resolution_seconds"]
+__all__ = ["incident_kpis", "notified_in_time", "priority", "resolution_seconds"]
 
 _LEVEL = {"hoog": 0, "midden": 1, "laag": 2}
 
@@ -35,12 +34,11 @@ def resolution_seconds(ctx: Context, incident: dict[str, Any], target: Resolutio
     return ctx.calendar.office_seconds(start, end, oh.from_, oh.to)
 
 
-def _targets(ctx: Context) -> IncidentTargets:
-    return (
-        ctx.norms.incidents.production
-        if ctx.environment == "production"
-        else ctx.norms.incidents.preproduction
-    )
+def notified_in_time(notice: P1Notice, incident: dict[str, Any]) -> bool:
+    """Afnemers were informed of this P1 within the notice time of detection (R13); never informed is
+    not in time."""
+    notified = incident.get("notified_at")
+    return notified is not None and clock_seconds(incident["detected_at"], notified) <= notice.minutes * 60
 
 
 def _counted(ctx: Context) -> list[tuple[dict[str, Any], int]]:
@@ -60,7 +58,7 @@ def incident_kpis(ctx: Context) -> dict[str, Kpi]:
     incident with an excluded cause counts nowhere; pre-production P1 is "N.v.t." (no_data).
     """
     start_k, end_k = instant_key(ctx.month.start), instant_key(ctx.month.end)
-    targets = _targets(ctx)
+    targets = ctx.norms.incidents.targets(ctx.environment)
     incidents = _counted(ctx)
     resolved = [
         (i, p)
@@ -72,7 +70,7 @@ def incident_kpis(ctx: Context) -> dict[str, Kpi]:
     out: dict[str, Kpi] = {}
     norm = ctx.norms.incidents.norm
     for p in (1, 2, 3):
-        target: ResolutionTarget | None = getattr(targets, f"p{p}")
+        target = targets.of(p)
         kpi_id = f"incident_resolution_p{p}"
         if target is None:
             out[kpi_id] = no_data(unit="%", why=f"P{p} in {ctx.environment} is not judged (N.v.t., R11)")
@@ -90,19 +88,16 @@ def incident_kpis(ctx: Context) -> dict[str, Kpi]:
                     "hours": hours(secs),
                     "basis": target.basis,
                     "target_hours": target.hours,
-                    "within": secs <= target.hours * 3600,
+                    "within": target.within(secs),
                     "title": i.get("title"),
                 }
             )
         items.sort(key=lambda x: (x["resolved_at"], x["id"]))
         within = sum(1 for x in items if x["within"])
-        out[kpi_id] = judged(
-            share(within, len(items)),
+        out[kpi_id] = within_share(
+            within,
+            len(items),
             norm,
-            "ge",
-            unit="%",
-            count=len(items),
-            within=within,
             target_hours=target.hours,
             basis=target.basis,
             items=items,
@@ -115,17 +110,9 @@ def incident_kpis(ctx: Context) -> dict[str, Kpi]:
                 norm=notice.norm, unit="%", why=f"P1 in {ctx.environment} is not judged (N.v.t., R11)"
             )
         else:
-            limit = timedelta(minutes=notice.minutes)
             p1s = [i for i, p in resolved if p == 1]
-            within = sum(
-                1
-                for i in p1s
-                if i.get("notified_at") is not None
-                and clock_seconds(i["detected_at"], i["notified_at"]) <= limit.total_seconds()
-            )
-            out["incident_notification_p1"] = judged(
-                share(within, len(p1s)), notice.norm, "ge", unit="%", count=len(p1s), within=within
-            )
+            within = sum(1 for i in p1s if notified_in_time(notice, i))
+            out["incident_notification_p1"] = within_share(within, len(p1s), notice.norm)
 
     still_open = []
     for i, p in incidents:
@@ -137,7 +124,7 @@ def incident_kpis(ctx: Context) -> dict[str, Kpi]:
             and instant_key(i["resolved_at"]) < end_k
         ):
             continue
-        if getattr(targets, f"p{p}") is None:
+        if targets.of(p) is None:
             continue  # not judged, not listed (R11)
         still_open.append(
             {

@@ -23,7 +23,7 @@ from sno.core.buckets import notifications_out_of_order
 from sno.core.calendar import TZ
 from sno.core.catalogue import MijnOverheidLimits, Window
 from sno.core.intervals import instant_key
-from sno.core.kpi import Kpi, info, judged, no_data, share
+from sno.core.kpi import Kpi, info, judged, no_data, share, within_share
 from sno.core.rules.common import Context, local_iso
 
 __all__ = [
@@ -233,13 +233,10 @@ def mijnoverheid_kpis(ctx: Context, measures: MijnOverheidMeasures | None = None
     out["messages_peak_per_second"] = _peak_kpi(m.messages_peak_second, "second", limits.messages_per_second)
 
     count = msg.processed + msg.pending_past_limit
-    out["messages_within_24h"] = judged(
-        share(msg.processed_within, count),
+    out["messages_within_24h"] = within_share(
+        msg.processed_within,
+        count,
         limits.message_processing_norm,
-        "ge",
-        unit="%",
-        count=count,
-        within=msg.processed_within,
         pending_past_limit=msg.pending_past_limit,
         pending_within_limit=msg.pending - msg.pending_past_limit,
     )
@@ -286,7 +283,7 @@ def mijnoverheid_kpis(ctx: Context, measures: MijnOverheidMeasures | None = None
             for _, c, wi in per_api.get(api, []):
                 n += c
                 w += wi
-        return judged(share(w, n), norm, "ge", unit="%", count=n, within=w, **extra)
+        return within_share(w, n, norm, **extra)
 
     out["berichtpresentatie_within_200ms"] = api_share(
         ["berichtpresentatie"], limits.berichtpresentatie_norm, limit_ms=limits.berichtpresentatie_ms

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sno.core.buckets import MonthInputs
 from sno.core.calendar import Month
-from sno.core.kpi import Kpi, info, judged, no_data, share
+from sno.core.kpi import Kpi, info, judged, no_data, within_share
 from sno.core.rules.common import Context, local_iso
 
 __all__ = ["capacity_forecast_kpi", "performance_kpis"]
@@ -60,13 +60,10 @@ def performance_kpis(ctx: Context) -> dict[str, Kpi]:
         within += m[1]
         ms += m[2]
     excluded = total - count
-    out["processing_time"] = judged(
-        share(within, count),
+    out["processing_time"] = within_share(
+        within,
+        count,
         perf.processing_norm,
-        "ge",
-        unit="%",
-        count=count,
-        within=within,
         mean_seconds=(ms / count / 1000.0) if count else None,
         limit_seconds=perf.processing_limit_seconds,
         comparison=perf.processing_comparison,

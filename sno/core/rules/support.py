@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from sno.core.calendar import TZ
 from sno.core.catalogue import WrittenSupport
 from sno.core.intervals import instant_key
-from sno.core.kpi import Kpi, judged, share
+from sno.core.kpi import Kpi, judged, share, within_share
 from sno.core.rules.common import Context
 
 __all__ = ["support_kpis"]
@@ -56,24 +56,12 @@ def support_kpis(ctx: Context) -> dict[str, Kpi]:
     calls = phone[0]
     p = support.phone
     out: dict[str, Kpi] = {}
-    out["support_phone_answer_time"] = judged(
-        share(phone[3], calls),
-        p.answer_norm,
-        "ge",
-        unit="%",
-        count=calls,
-        within=phone[3],
-        threshold_seconds=p.answer_seconds,
+    out["support_phone_answer_time"] = within_share(
+        phone[3], calls, p.answer_norm, threshold_seconds=p.answer_seconds
     )
     if p.answer_long_seconds is not None and p.answer_long_norm is not None:
-        out["support_phone_answer_time_long"] = judged(
-            share(phone[4], calls),
-            p.answer_long_norm,
-            "ge",
-            unit="%",
-            count=calls,
-            within=phone[4],
-            threshold_seconds=p.answer_long_seconds,
+        out["support_phone_answer_time_long"] = within_share(
+            phone[4], calls, p.answer_long_norm, threshold_seconds=p.answer_long_seconds
         )
     out["support_phone_abandon_rate"] = judged(
         share(phone[2], calls), p.abandon_max, "le", unit="%", count=calls, abandoned=phone[2]
@@ -90,13 +78,10 @@ def support_kpis(ctx: Context) -> dict[str, Kpi]:
         ("support_afnemer_answer_time", support.afnemer),
     ):
         count, within, late = _written(ctx, norms, rows)
-        out[kpi_id] = judged(
-            share(within, count),
+        out[kpi_id] = within_share(
+            within,
+            count,
             norms.norm,
-            "ge",
-            unit="%",
-            count=count,
-            within=within,
             unanswered_past_deadline=late,
             threshold_workdays=norms.workdays,
             channels=list(norms.channels),
