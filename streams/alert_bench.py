@@ -75,12 +75,14 @@ async def _measure(bootstrap: str, rate: float) -> list[float]:
             due = int((now_m - started) * rate)
             now = datetime.now(UTC)
             while n < due:
+                event_id = f"lat-{started}-{n}"
                 event = orjson.dumps({
-                    "type": "authentication", "event_id": f"lat-{started}-{n}", "service": "digid",
+                    "type": "authentication", "event_id": event_id, "service": "digid",
                     "started_at": _ts(now - timedelta(seconds=1)), "completed_at": _ts(now),
                     "outcome": "success",
                 })
-                await producer.send(TOPICS["authentication"], event, key=f"lat-{n}".encode())
+                # keyed by event_id, as `sno ingest` sends (null-keyed input is pipeline_unkeyed_eps's)
+                await producer.send(TOPICS["authentication"], event, key=event_id.encode())
                 n += 1
             if now_m >= next_trigger:
                 mid, value = _maintenance(k, now)
