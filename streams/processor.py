@@ -20,7 +20,7 @@ from aiokafka.partitioner import murmur2
 from schemas.deadletter import TopicSource, deadletter_record
 from schemas.validate import Rejected, validate
 from sno.core.alerts import ALERT_COLUMNS, Alert, AlertEngine
-from sno.core.buckets import FAMILIES, contributions
+from sno.core.buckets import FAMILIES, add_into, contributions
 from sno.core.calendar import Month
 from sno.core.catalogue import Catalogue, load_catalogue
 from sno.core.dedup import Deduplicator, event_time, id_digest, utc_from_key
@@ -201,13 +201,7 @@ class EventProcessor:
                      item.raw.decode())
                 )
             for family, bucket_key, values in item.rows:
-                table = sums.setdefault(family, {})
-                current = table.get(bucket_key)
-                if current is None:
-                    table[bucket_key] = list(values)
-                else:
-                    for i, v in enumerate(values):
-                        current[i] += v
+                add_into(sums.setdefault(family, {}), bucket_key, values)
         if engine is not None:  # the watermark moves by what was observed; `now` tells idle sources
             try:
                 batch.alerts += engine.advance(now)

@@ -252,12 +252,17 @@ def _check(store_path: Path, lines: list[bytes]) -> dict[str, Counter[Any]]:
         return _stored_content(st)
 
 
+def _drained(broker: str, store: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    done = worker(broker, "--store", str(store), *args)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    return done
+
+
 def test_a_shuffled_month_with_copies_days_apart_through_the_pipeline_counts_each_event_once(
     fresh_broker: Any, store_path: Path, simulated: list[bytes]
 ) -> None:
     produce_lines(fresh_broker.bootstrap, simulated)
-    done = worker(fresh_broker.bootstrap, "--store", str(store_path))
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    done = _drained(fresh_broker.bootstrap, store_path)
     assert b" 0 forwarded" in done.stderr  # keyed by event_id as sno ingest keys: nothing to forward
     _check(store_path, simulated)
 
@@ -266,13 +271,10 @@ def test_null_keyed_records_from_librdkafka_are_counted_once_on_their_owner_part
     fresh_broker: Any, tmp_path: Path, simulated: list[bytes]
 ) -> None:
     produce_null_keyed(fresh_broker.bootstrap, simulated)
-    done = worker(fresh_broker.bootstrap, "--store", str(tmp_path / "unkeyed"))
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert b" 0 forwarded" not in done.stderr
+    assert b" 0 forwarded" not in _drained(fresh_broker.bootstrap, tmp_path / "unkeyed").stderr
     unkeyed = _check(tmp_path / "unkeyed", simulated)
     # and a worker on a fresh store reading the same topics (forwarded copies included) agrees
-    again = worker(fresh_broker.bootstrap, "--store", str(tmp_path / "again"))
-    assert again.returncode == 0, again.stderr.decode()[-2000:]
+    _drained(fresh_broker.bootstrap, tmp_path / "again")
     assert _check(tmp_path / "again", simulated) == unkeyed
 
 
@@ -296,12 +298,10 @@ def test_one_worker_through_the_clickhouse_http_interface_writes_what_the_embedd
     fresh_broker: Any, tmp_path: Path, simulated: list[bytes]
 ) -> None:
     produce_lines(fresh_broker.bootstrap, simulated)
-    embedded = worker(fresh_broker.bootstrap, "--store", str(tmp_path / "embedded"))
-    assert embedded.returncode == 0, embedded.stderr.decode()[-2000:]
+    _drained(fresh_broker.bootstrap, tmp_path / "embedded")
     served = StoreServe(tmp_path / "served")
     try:
-        done = worker(fresh_broker.bootstrap, "--clickhouse", served.url, "--store", str(tmp_path / "faust"))
-        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        _drained(fresh_broker.bootstrap, tmp_path / "faust", "--clickhouse", served.url)
     finally:
         served.stop()
     assert _check(tmp_path / "served", simulated) == _check(tmp_path / "embedded", simulated)

@@ -358,6 +358,16 @@ def _normalised(value: Any) -> Any:
     return value
 
 
+def add_into(table: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], values: Iterable[int]) -> None:
+    """Add a bucket's values into a table of rollup rows (additive families: counts and sums only)."""
+    current = table.get(key)
+    if current is None:
+        table[key] = list(values)
+    else:
+        for i, v in enumerate(values):
+            current[i] += v
+
+
 class MonthInputs:
     """Summed bucket rows: everything the rules need that is not a snapshot (R6–R23).
 
@@ -384,13 +394,7 @@ class MonthInputs:
         self._add(family, key_t, vals)
 
     def _add(self, family: str, key: tuple, values: Iterable[int]) -> None:
-        table = self.rows[family]
-        current = table.get(key)
-        if current is None:
-            table[key] = list(values)
-        else:
-            for i, v in enumerate(values):
-                current[i] += v
+        add_into(self.rows[family], key, values)
 
     def add_event(self, event: Mapping[str, Any], catalogue: Catalogue) -> None:
         """Fold one validated, de-duplicated event in (the stream's per-event step)."""

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 import ssl
 import struct
@@ -60,16 +59,9 @@ class ClusterGone(BrokerError):
 
 def gone_seconds(value: float | None = None) -> float:
     """The allowance: `value` when given, else SNO_BROKER_GONE_SECONDS, else `GONE_SECONDS`."""
-    raw = str(value) if value is not None else os.environ.get(GONE_ENV, "").strip()
-    if not raw:
-        return GONE_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"{GONE_ENV} must be a number of seconds, not {raw!r}") from None
-    if seconds <= 0:
-        raise ValueError(f"{GONE_ENV} must be positive, not {raw!r}")
-    return seconds
+    from sno.runtime.deadline import positive_seconds
+
+    return positive_seconds(GONE_ENV, GONE_SECONDS, value)
 
 
 class ClusterWatch:

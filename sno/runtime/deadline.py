@@ -37,18 +37,24 @@ FLUSH_SECONDS: Final = 1.0
 Outcome = Callable[[], tuple[int, str]]
 
 
+def positive_seconds(name: str, default: float, value: float | None = None) -> float:
+    """A setting in seconds: ``value`` when given, else the environment variable ``name``, else
+    ``default``; anything but a positive number is an error that names the variable."""
+    raw = str(value) if value is not None else os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"{name} must be positive, not {raw!r}")
+    return seconds
+
+
 def stop_seconds() -> float:
     """The stop bound: SNO_STOP_SECONDS when set to a positive number, else `STOP_SECONDS`."""
-    raw = os.environ.get(STOP_ENV, "").strip()
-    if not raw:
-        return STOP_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{STOP_ENV} must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{STOP_ENV} must be positive, not {raw!r}")
-    return value
+    return positive_seconds(STOP_ENV, STOP_SECONDS)
 
 
 class StopDeadline:

@@ -56,26 +56,18 @@ def _stop_mid_stream(bootstrap: str, tmp_path: Path, sig: signal.Signals, second
     return worker, code, ended - sent, at_signal
 
 
-@pytest.mark.parametrize("sig", [pytest.param(signal.SIGTERM, id="SIGTERM"),
-                                 pytest.param(signal.SIGINT, id="SIGINT", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(("sig", "second"), [
+    pytest.param(signal.SIGTERM, False, id="SIGTERM"),
+    pytest.param(signal.SIGINT, False, id="SIGINT", marks=pytest.mark.slow),
+    # a second SIGTERM ends a stopping worker at once
+    pytest.param(signal.SIGTERM, True, id="two-SIGTERMs", marks=pytest.mark.slow),
+])
 def test_a_stop_signal_while_events_flow_ends_the_worker_within_the_bound_and_a_restart_counts_exactly(
-    busy: LocalBroker, undisturbed: tuple[object, ...], tmp_path: Path, sig: signal.Signals
+    busy: LocalBroker, undisturbed: tuple[object, ...], tmp_path: Path, sig: signal.Signals, second: bool
 ) -> None:
-    worker, code, seconds, at_signal = _stop_mid_stream(busy.bootstrap, tmp_path, sig)
-    print(f"\n{sig.name} after {at_signal} of {EVENTS} events: exit {code} after {seconds:.1f} s")
-    assert code == 0, worker.tail()
-    assert seconds < EXIT_SLACK, worker.tail()
-    resumed = run_worker(busy.bootstrap, tmp_path / "store")
-    assert resumed.returncode == 0, resumed.stderr.decode()[-2000:]
-    assert snapshot_of(tmp_path / "store") == undisturbed
-
-
-@pytest.mark.slow
-def test_a_second_sigterm_ends_a_stopping_worker_at_once_and_a_restart_still_counts_exactly(
-    busy: LocalBroker, undisturbed: tuple[object, ...], tmp_path: Path
-) -> None:
-    worker, code, seconds, at_signal = _stop_mid_stream(busy.bootstrap, tmp_path, signal.SIGTERM, second=True)
-    print(f"\ntwo SIGTERMs after {at_signal} events: exit {code} after {seconds:.1f} s")
+    worker, code, seconds, at_signal = _stop_mid_stream(busy.bootstrap, tmp_path, sig, second=second)
+    print(f"\n{sig.name}{' twice' if second else ''} after {at_signal} of {EVENTS} events: exit {code} "
+          f"after {seconds:.1f} s")
     assert code == 0, worker.tail()
     assert seconds < EXIT_SLACK, worker.tail()
     resumed = run_worker(busy.bootstrap, tmp_path / "store")
