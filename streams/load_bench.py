@@ -227,6 +227,7 @@ async def _sample(run: Run, port: int, status: Path, broker_pid: int | None, sta
     got["t"] = round(time.monotonic() - started, 1)
     got["sent"] = sum(run.sent.values())
     got["processed"] = _status(status).get("processed")
+    got["load_average_1m"] = round(os.getloadavg()[0], 2)  # the machine is shared: how busy it was
     run.samples.append(got)
 
 
@@ -348,7 +349,7 @@ def load_run(factor: float, minutes: float, folder: Path, *, drain_timeout: floa
     return run
 
 
-def _pct(values: list[int], q: float) -> int | None:
+def _pct(values: list[Any], q: float) -> Any:
     if not values:
         return None
     ordered = sorted(values)
@@ -369,6 +370,12 @@ def summary(run: Run) -> dict[str, Any]:
         den = sum((t - mt) ** 2 for t in ts)
         slope = round(sum((t - mt) * (y - my) for t, y in zip(ts, ys, strict=True)) / den, 1) if den else None
     processes = sorted({p for s in run.samples for p in s.get("rss_mb", {})})
+    loads = [s["load_average_1m"] for s in live if s.get("load_average_1m") is not None]
+    done = [s for s in live if s.get("processed") is not None]
+    processed_rate = None  # events the worker wrote per second while the producer sent
+    if len(done) > 1 and done[-1]["t"] > done[0]["t"]:
+        first, last = done[0], done[-1]
+        processed_rate = round((last["processed"] - first["processed"]) / (last["t"] - first["t"]), 1)
 
     def rss_at(sample: dict[str, Any] | None) -> dict[str, float | None]:
         return {p: (sample or {}).get("rss_mb", {}).get(p) for p in processes}
@@ -384,6 +391,8 @@ def summary(run: Run) -> dict[str, Any]:
                                for s in run.streams},
         "achieved_send_rate": round(total / run.send_seconds, 1) if run.send_seconds else None,
         "sent_by_stream": run.sent,
+        "processed_rate_while_sending": processed_rate,
+        "load_average_1m": {"p50": _pct(loads, 0.5), "max": max(loads) if loads else None},
         "lag_records": {"p50": _pct(lags, 0.5), "p99": _pct(lags, 0.99), "max": max(lags) if lags else None,
                         "last_while_sending": lags[-1] if lags else None,
                         "second_half_growth_per_second": slope,
