@@ -103,11 +103,11 @@ async def _raw_consume(bootstrap: str, topics: set[str], n: int) -> float:
         await consumer.stop()
 
 
-def _noop_ceiling(bootstrap: str, n: int, folder: Path) -> float:
+def _noop_ceiling(bootstrap: str, n: int, folder: Path, faust_defaults: bool = False) -> float:
     out = folder / "noop.json"
     out.unlink(missing_ok=True)  # a failed round must not read the previous round's figure
     proc = subprocess.run([sys.executable, "-m", "streams.noop", "--broker", bootstrap, "--events", str(n),
-                           "--out", str(out)],
+                           "--out", str(out), *(["--faust-defaults"] if faust_defaults else [])],
                           timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if not out.exists():
         raise RuntimeError(f"the no-op Faust ceiling run failed: {proc.stderr.decode()[-500:]}")
@@ -178,7 +178,8 @@ def run_bench(n: int, *, seed: int = 1, repeat: int = 3, say: Callable[[str], No
             result["ingest_eps"] = round(summary.sent_total / summary.seconds)
 
         rounds: dict[str, list[float | None]] = {k: [] for k in (
-            "raw_consume_eps", "faust_ceiling_eps", "pipeline_eps", "pipeline_unkeyed_eps", "ratio")}
+            "raw_consume_eps", "faust_defaults_ceiling_eps", "faust_ceiling_eps", "pipeline_eps",
+            "pipeline_unkeyed_eps", "ratio")}
         statuses: list[dict[str, Any]] = []
         forwarded: list[int] = []
         with LocalBroker() as broker, LocalBroker() as unkeyed:
@@ -191,6 +192,9 @@ def run_bench(n: int, *, seed: int = 1, repeat: int = 3, say: Callable[[str], No
                 say(f"round {k + 1}/{repeat}: raw_consume_eps (bare aiokafka consumer + JSON decode)")
                 rounds["raw_consume_eps"].append(asyncio.run(_raw_consume(broker.bootstrap, topics,
                                                                           len(records))))
+                say(f"round {k + 1}/{repeat}: faust_defaults_ceiling_eps (no-op agent, Faust as it ships)")
+                rounds["faust_defaults_ceiling_eps"].append(
+                    _noop_ceiling(broker.bootstrap, len(records), folder, faust_defaults=True))
                 say(f"round {k + 1}/{repeat}: faust_ceiling_eps (no-op Faust agent, the pipeline's settings)")
                 ceiling = _noop_ceiling(broker.bootstrap, len(records), folder)
                 rounds["faust_ceiling_eps"].append(ceiling)

@@ -49,6 +49,30 @@ class CountingSink:
         self.last = now
 
 
+def _faust_defaults_app(broker: str, datadir: Path, sink: CountingSink) -> Any:
+    """The same no-op agent on a Faust app as Faust ships it (acks and commits, the Monitor sensor,
+    its fetch and timeout settings), for the benchmark's `faust_defaults_ceiling_eps`: what the
+    pipeline's settings (streams/settings.py, streams/app.py) change, measured. Only the web server is
+    off (it listens on a fixed port) and the group is new each run (so it reads from the start)."""
+    import uuid
+
+    import faust
+
+    from sno.core.topics import INPUT_TOPICS
+
+    app = faust.App(f"sno-noop-defaults-{uuid.uuid4().hex[:8]}", broker=f"kafka://{broker}",
+                    datadir=str(datadir), web_enabled=False, consumer_auto_offset_reset="earliest")
+    topics = app.topic(*INPUT_TOPICS, value_serializer="raw", key_serializer="raw")
+
+    @app.agent(topics)
+    async def agent(stream: Any) -> None:
+        async for events in stream.take_events(1000, within=0.1):
+            await sink.flush([(e.message.topic, e.message.partition, e.message.offset, e.message.value)
+                              for e in events])
+
+    return app
+
+
 def main() -> None:
     import faust
 
@@ -58,11 +82,14 @@ def main() -> None:
     parser.add_argument("--broker", required=True)
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--faust-defaults", action="store_true",
+                        help="Faust's own app with its shipped settings instead of the pipeline's")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = PipelineSettings(broker=args.broker, store=Path(tmp), app_id="sno-noop-ceiling")
         sink = CountingSink()
-        app = build_app(settings, sink)
+        app = _faust_defaults_app(args.broker, Path(tmp), sink) if args.faust_defaults \
+            else build_app(settings, sink)
 
         @app.timer(0.1)
         async def _done() -> None:

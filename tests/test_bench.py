@@ -34,8 +34,8 @@ def test_sno_bench_with_two_rounds_reports_every_key_of_the_contract_with_its_sp
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     result = json.loads(done.stdout)
     assert result["repeat"] == 2 and result["events"] == 3000
-    for key in ("raw_consume_eps", "faust_ceiling_eps", "pipeline_eps", "pipeline_unkeyed_eps", "ratio",
-                "report_seconds"):
+    for key in ("raw_consume_eps", "faust_defaults_ceiling_eps", "faust_ceiling_eps", "pipeline_eps",
+                "pipeline_unkeyed_eps", "ratio", "report_seconds"):
         assert result[f"{key}_min"] <= result[key] <= result[f"{key}_max"], key
     assert result["ratio_max"] <= result["pipeline_eps_max"] / result["faust_ceiling_eps_min"]
     for key in ("producer_eps", "ingest_eps", "alert_latency_p50_ms", "alert_latency_p99_ms",
