@@ -87,6 +87,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = PipelineSettings(broker=args.broker, store=Path(tmp), app_id="sno-noop-ceiling")
+        settings.datadir.mkdir(parents=True, exist_ok=True)  # the worker changes into it
         sink = CountingSink()
         app = _faust_defaults_app(args.broker, Path(tmp), sink) if args.faust_defaults \
             else build_app(settings, sink)
