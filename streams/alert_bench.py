@@ -101,8 +101,11 @@ async def _measure(bootstrap: str, rate: float) -> list[float]:
     return latencies
 
 
-def alert_latency(bootstrap: str, folder: Path, rate: float) -> dict[str, float | None]:
-    store = folder / "store"
+def alert_latency(bootstrap: str, folder: Path, rate: float,
+                  store: Path | None = None) -> dict[str, float | None]:
+    """The live worker runs on ``store`` (default ``folder/store``), which must already have counted
+    what the topics hold: otherwise it first works through that backlog and the latency measures it."""
+    store = store if store is not None else folder / "store"
     worker = subprocess.Popen(
         [sys.executable, "-m", "sno.cli", "worker", "--broker", bootstrap, "--store", str(store),
          "--status-file", str(folder / "live.json")],
