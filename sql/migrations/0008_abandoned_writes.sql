@@ -4,8 +4,8 @@
 -- it inserted anything (the fence is checked after the pending rows), and that other worker may have
 -- counted the same offsets under its own writes, so finishing it would count them twice
 -- (streams/README.md, fencing). `written_at` keeps only milliseconds, too coarse for that order.
-ALTER TABLE sno_ledger ADD COLUMN IF NOT EXISTS written_us DateTime64(6, 'UTC') DEFAULT now64(6);
--- Rows written before this migration take their millisecond time (earlier than or equal to the true
--- one: such a write is never taken for abandoned by mistake).
-ALTER TABLE sno_ledger UPDATE written_us = written_at WHERE written_us > written_at + INTERVAL 1 SECOND
-SETTINGS mutations_sync = 2;
+-- A row inserted from now on stores the insert's time (written_at is that instant too, so the first
+-- branch applies); for rows written before this migration the default is computed when read, long
+-- after their written_at, and gives their millisecond time. No mutation is needed.
+ALTER TABLE sno_ledger ADD COLUMN IF NOT EXISTS written_us DateTime64(6, 'UTC')
+    DEFAULT if(dateDiff('second', written_at, now64(3)) < 1, now64(6), toDateTime64(written_at, 6));
