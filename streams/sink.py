@@ -360,10 +360,7 @@ class ClickHouseSink:
             return 0
         self.in_flight += 1
         try:
-            fold = asyncio.ensure_future(self._advance(drained))
-            published = asyncio.ensure_future(self._publish_after(fold, self._published))
-            self._published = published
-            folded = await published
+            folded = await self._published_in_order(self._advance(drained))
             if folded.tables:
                 text = ";".join(f"{a.alert_id}/{a.state}/{a.event_time}" for a in folded.alerts)
                 token = "tick-" + hashlib.sha1(text.encode()).hexdigest()[:24]
@@ -386,8 +383,12 @@ class ClickHouseSink:
                            exclude: dict[TP, tuple[int, int]] | None = None) -> asyncio.Future[FoldedBatch]:
         """Fold (one at a time, in submission order: one fold thread, one fold process) and publish the
         outputs after the previous batch's, so an alert never overtakes its own history."""
-        fold = asyncio.ensure_future(self._fold(records, exclude or {}))
-        published = asyncio.ensure_future(self._publish_after(fold, self._published))
+        return self._published_in_order(self._fold(records, exclude or {}))
+
+    def _published_in_order(self, fold: Any) -> asyncio.Future[FoldedBatch]:
+        """Run ``fold`` (a batch's, or the clock's tick) and publish its outputs after everything handed
+        over before it."""
+        published = asyncio.ensure_future(self._publish_after(asyncio.ensure_future(fold), self._published))
         self._published = published
         return published
 

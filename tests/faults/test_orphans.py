@@ -46,17 +46,21 @@ def _moments(count: int, seed: int, last: float) -> list[float]:
     return [round(rng.uniform(max(0.05, i * span), (i + 1) * span), 2) for i in range(count)]
 
 
-def _kill_worker_at(bootstrap: str, store: Path, moment: float) -> tuple[int, list[str], float]:
+def _kill_sno_at(args: list[str], moment: float) -> tuple[int, list[str], float]:
+    """Start `sno <args>`, SIGKILL it after `moment` s: the processes it had started, and those left."""
     marker, env = marked_env()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "sno.cli", "worker", "--broker", bootstrap, "--store", str(store)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "sno.cli", *args],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     time.sleep(moment)
     before = len(marked(marker))
-    worker.kill()
-    worker.wait()
+    process.kill()
+    process.wait()
     left, waited = survivors(marker)
     return before, [f"{p.pid} {p.state} {p.command}" for p in left], waited
+
+
+def _kill_worker_at(bootstrap: str, store: Path, moment: float) -> tuple[int, list[str], float]:
+    return _kill_sno_at(["worker", "--broker", bootstrap, "--store", str(store)], moment)
 
 
 def _check_worker_kills(bootstrap: str, tmp_path: Path, moments: list[float]) -> None:
@@ -97,17 +101,9 @@ def test_sno_broker_killed_with_sigkill_takes_its_tansu_broker_with_it() -> None
 
 
 def _kill_replay_at(path: Path, store: Path, moment: float) -> tuple[int, list[str]]:
-    marker, env = marked_env()
-    replay = subprocess.Popen(
-        [sys.executable, "-m", "sno.cli", "replay", str(path), "--store", str(store),
-         "--chunk-lines", "3000"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    time.sleep(moment)
-    before = len(marked(marker))
-    replay.kill()
-    replay.wait()
-    left, _ = survivors(marker)
-    return before, [f"{p.pid} {p.state} {p.command}" for p in left]
+    before, left, _ = _kill_sno_at(["replay", str(path), "--store", str(store), "--chunk-lines", "3000"],
+                                   moment)
+    return before, left
 
 
 @pytest.mark.parametrize("moment", [1.0, 7.0])
