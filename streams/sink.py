@@ -102,6 +102,9 @@ class ClickHouseSink:
         self.ledger = Ledger(store, epoch, name, fault)
         #: told when the sink stops the worker (the worker arms its stop deadline: crash-only)
         self.on_fatal = on_fatal
+        #: set on the first stop signal (begin_stop): from then on Faust takes its services down (its
+        #: producer first), so a batch that fails to publish or write is not a fault of the worker's
+        self.stopping = False
         #: publishes forwarded records (topic, partition, key, value), delivered; set by the app
         self.publish_forwards: Any = None
         self._seq = 0
@@ -442,10 +445,22 @@ class ClickHouseSink:
                 raise RuntimeError("records must be forwarded to their owner partition; no publisher is set")
             await self.publish_forwards(folded.forwards)
 
+    def begin_stop(self) -> None:
+        """The worker was asked to stop (a signal, the drain's end). Faust now stops its services, the
+        producer among them, while batches may still be publishing: one refused then ("Producer service
+        not yet started") is not written, so it is read again after the restart, and the stop stays a
+        clean one (exit 0) instead of being reported as the worker's failure."""
+        self.stopping = True
+
     def _fatal(self, exc: BaseException) -> None:
         """Stop the worker: a batch that cannot be folded or written must not be skipped, and carrying
         on past it would count what follows without it. A supervisor restarts the worker, which
-        resumes from the ledger (crash-only)."""
+        resumes from the ledger (crash-only). While stopping (begin_stop) a failed batch is only
+        logged: nothing after it is written either, and the ledger makes the restart exact."""
+        if self.fatal is None and self.stopping and not isinstance(exc, asyncio.CancelledError):
+            log.warning("a batch was not published or written while the worker stops (%s: %s); "
+                        "it is read again after the restart", type(exc).__name__, exc)
+            return
         if self.fatal is None and not isinstance(exc, asyncio.CancelledError):
             self.fatal = exc
             log.critical("stopping the worker: %s: %s", type(exc).__name__, exc)
@@ -497,10 +512,12 @@ class ClickHouseSink:
 
     async def idle(self) -> None:
         """Wait until no batch is being folded or waits to be written, and every write is done (or the
-        writer was stopped: what it did not write is not in the ledger, so it is read again later)."""
+        writer was stopped: what it did not write is not in the ledger, so it is read again later).
+        A failed batch raises here, unless the worker is stopping (begin_stop): then the revocation
+        Faust runs on its way down goes through, and the batch is read again after the restart."""
         while self.in_flight and not (self._writer is not None and self._writer.done()):
             await asyncio.sleep(0.01)
-        if self._error is not None:
+        if self._error is not None and not (self.stopping and self.fatal is None):
             raise self._error
 
     async def on_revoked(self, revoked: Iterable[TP] = ()) -> None:

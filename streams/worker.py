@@ -102,6 +102,8 @@ def _faust_worker(stopping: _Stopping, deadline: Any) -> type[Any]:
     class Worker(faust.Worker):  # type: ignore[misc]
         def _schedule_shutdown(self, sig: signal.Signals) -> None:
             stopping.signals.append(signal.Signals(sig).name)
+            if stopping.sink is not None:
+                stopping.sink.begin_stop()
             if len(stopping.signals) > 1:
                 deadline.fire_now()
             deadline.arm()

@@ -114,3 +114,41 @@ def test_batches_handed_over_faster_than_written_are_held_at_the_slot_limit(stor
     peak, written = asyncio.run(scenario())
     assert peak <= sink_module.QUEUED_BATCHES
     assert written == 10 * 3 * sink_module.QUEUED_BATCHES - 1
+
+
+def test_a_publication_refused_while_the_worker_stops_is_not_written_and_not_reported_as_its_failure(
+    store_path: Path, sigterm_caught: list[int]
+) -> None:
+    """On SIGTERM Faust stops its producer while batches may still be publishing; the refusal
+    ("Producer service not yet started") once made a clean stop exit 3. Now the batch is simply not
+    written (read again after the restart), and the stop stays the signal's (issue 17)."""
+
+    class Folds(FailsOnSecondBatch):
+        def fold(self, records: Sequence[RawRecord], seq: int = 0, confirmed: int = -1) -> FoldedBatch:
+            return FoldedBatch(tables=[], processed=len(records), alerts=[records[0][2]], size=len(records))
+
+    async def scenario() -> tuple[list[tuple[int, int, str]], BaseException | None]:
+        with Store(None, store_path) as store:
+            store.migrate()
+            sink = ClickHouseSink(store, Folds(), bootstrap="unused:9092", epoch="e1")
+
+            async def publish_alerts(alerts: list[Any]) -> None:
+                if alerts[0] >= 10:
+                    raise RuntimeError("Producer service not yet started")
+
+            sink.publish_alerts = publish_alerts
+            await sink.on_assigned({(TOPIC, 0)})
+            await sink.flush(_batch(0))
+            await asyncio.wait_for(sink.idle(), timeout=30)
+            sink.begin_stop()  # the first stop signal
+            for first in (10, 20):
+                await sink.flush(_batch(first))
+            await asyncio.wait_for(sink.idle(), timeout=30)  # does not raise: the revocation goes through
+            rows = sorted(store.query("SELECT from_offset, to_offset, toString(state) FROM sno_ledger"))
+            await sink.close()
+            return rows, sink.fatal
+
+    rows, fatal = asyncio.run(scenario())
+    assert fatal is None
+    assert sigterm_caught == []  # no second stop: the worker exits as the signal asked (status 0)
+    assert rows == [(0, 9, "done"), (0, 9, "pending")]  # nothing from the refused batch on
