@@ -1,8 +1,10 @@
-"""The Faust application: one thin agent per input topic, all handing batches to one sink.
+"""The Faust application: the input topics' records, a fetch at a time, handed to one sink.
 
-An agent only takes a batch of raw records (value bytes plus topic/partition/offset) and hands it to the
-sink. Faust's offset commits may run ahead of ClickHouse; they only save re-reading, because every
-assignment seeks to what ClickHouse's ledger holds, which decides what was counted (streams/README.md).
+Faust runs the group, the rebalances, the seeks, the producer and the timers; its consumer's drain loop
+hands each fetch's raw records (value bytes plus topic/partition/offset) straight to the sink
+(streams/drain.py), with no agent, stream or event per record. Faust commits no offsets for the input
+topics: every assignment seeks to what ClickHouse's ledger holds, which decides what was counted
+(streams/README.md).
 """
 
 from __future__ import annotations
@@ -50,15 +52,31 @@ def _shorter_fetch_wait() -> None:
 
 
 class _App(faust.App):  # type: ignore[misc]
-    """Faust's app without its Monitor sensor on the event path: the Monitor keeps per-event and
-    per-topic statistics for Faust's web view, which the pipeline does not serve; its own figures are
-    Prometheus metrics (sno/runtime/metrics.py). Measured: with acks off as well, the no-op ceiling
-    rose by a third (README, Benchmark)."""
+    """Faust's app with the input topics' records delivered a fetch at a time (streams/drain.py), not
+    through per-record events, agents and streams, and without its Monitor sensor: the Monitor keeps
+    per-event and per-topic statistics for Faust's web view, which the pipeline does not serve; its
+    own figures are Prometheus metrics (sno/runtime/metrics.py). Measured: README, Benchmark."""
+
+    #: set by build_app: where the drain loop hands each batch, and how large a batch may be
+    sno_deliver: Callable[[list[RawRecord]], Any] | None = None
+    sno_batch_size: int = 1000
 
     def on_init_dependencies(self) -> Any:
         dependencies = super().on_init_dependencies()
         self.sensors.remove(self.monitor)
         return dependencies
+
+    def _new_consumer(self) -> Any:
+        consumer = super()._new_consumer()
+        deliver, batch_size = self.sno_deliver, self.sno_batch_size
+        if deliver is not None:
+            from streams.drain import drain_batches
+
+            def _drain_messages(fetcher: Any) -> Any:
+                return drain_batches(consumer, fetcher, deliver, INPUT_TOPICS, batch_size)
+
+            consumer._drain_messages = _drain_messages
+        return consumer
 
 
 def build_app(settings: PipelineSettings, sink: Any,
@@ -70,14 +88,14 @@ def build_app(settings: PipelineSettings, sink: Any,
     app.sno_started = time.monotonic()  # type: ignore[attr-defined]
     app.sno_first_event_at = None  # type: ignore[attr-defined]
 
-    inputs: dict[str, Any] = {}
+    app.sno_deliver = _deliver_to(app, sink, on_batch)
+    app.sno_batch_size = settings.batch_size
     for topic_name in INPUT_TOPICS:
+        # Subscribed through the conductor, with no agent: the drain loop hands the records to the sink.
         # acks=False: Faust neither tracks nor commits these offsets (the ledger decides where every
-        # assignment resumes, so they would only cost: an entry per message in its unacked set)
-        topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw",
-                          partitions=settings.partitions, acks=False)
-        inputs[topic_name] = topic
-        _add_agent(app, topic, topic_name, settings, sink, on_batch)
+        # assignment resumes, so they would only cost).
+        app.topics.add(app.topic(topic_name, value_serializer="raw", key_serializer="raw",
+                                 partitions=settings.partitions, acks=False))
 
     async def publish_forwards(records: list[tuple[str, int, bytes, bytes]]) -> None:
         """Re-produce records to the partition that owns their key (keyed by it), delivered. Straight
@@ -181,20 +199,15 @@ def _generation(consumer: Any) -> int:
         return 0
 
 
-def _add_agent(app: faust.App, topic: Any, topic_name: str, settings: PipelineSettings, sink: Any,
-               on_batch: Callable[[int], None] | None) -> None:
-    async def agent(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-            if app.sno_first_event_at is None:  # type: ignore[attr-defined]
-                app.sno_first_event_at = time.monotonic()  # type: ignore[attr-defined]
-            records: list[RawRecord] = [
-                (e.message.topic, e.message.partition, e.message.offset, e.message.value or b"")
-                for e in events
-            ]
-            await sink.flush(records)
-            if on_batch is not None:
-                on_batch(len(records))
-            await asyncio.sleep(0)
+def _deliver_to(app: faust.App, sink: Any, on_batch: Callable[[int], None] | None
+                ) -> Callable[[list[RawRecord]], Any]:
+    """What the drain loop (streams/drain.py) hands each batch of raw records to: the sink."""
 
-    agent.__name__ = agent.__qualname__ = "agent_" + topic_name.replace(".", "_").replace("-", "_")
-    app.agent(topic, name=f"sno.{topic_name}")(agent)
+    async def deliver(records: list[RawRecord]) -> None:
+        if app.sno_first_event_at is None:  # type: ignore[attr-defined]
+            app.sno_first_event_at = time.monotonic()  # type: ignore[attr-defined]
+        await sink.flush(records)
+        if on_batch is not None:
+            on_batch(len(records))
+
+    return deliver

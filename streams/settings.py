@@ -61,10 +61,9 @@ class PipelineSettings:
     app_id: str = "sno-pipeline"
     #: the consumer group, when an operator names it (`--group` / SNO_GROUP); None: from the store
     group: str | None = None
-    #: events per flush to ClickHouse; one flush = one ledger entry per topic-partition.
+    #: records per hand-over to the sink, at most (a fetch's records are handed over at once, in batches
+    #: of this size: the fetch's long-poll, FETCH_MAX_WAIT_MS, bounds how long a record waits).
     batch_size: int = 1000
-    #: seconds to wait for a batch to fill before flushing what there is (bounds alert latency).
-    batch_within: float = 0.1
     #: partitions of the input topics when the worker creates them (the broker auto-creates otherwise).
     partitions: int = 2
     web: bool = False
