@@ -2,11 +2,13 @@
 
 Figures (docs/interfaces.md, "Benchmark"): the producer's rate; `sno ingest`'s rate (read, validate, publish,
 on a broker of its own so the pipeline's input is not doubled); a bare aiokafka consumer reading and
-JSON-decoding the same topics (the broker's ceiling); a no-op Faust agent with the pipeline's own app,
-settings and serializer (the framework's ceiling); the real pipeline, first event consumed to last
-rollup written; the worker's peak memory (its Faust process and its fold process) and, apart from it,
-the embedded ClickHouse engine's (a process of its own, as a server is); and the time of one month's
-report. Every run is appended to a JSON Lines history so runs can be compared over time.
+JSON-decoding the same topics (the broker's ceiling); the pipeline's own Faust app, settings,
+serializer and consumption path with a sink that only counts (the framework's ceiling), and a no-op
+agent on Faust as it ships; the real pipeline, first event consumed to last rollup written, with the CPU
+each of its processes spent per event; the worker's peak memory (its Faust process and its fold
+process) and, apart from it, the embedded ClickHouse engine's (a process of its own, as a server
+is); and the time of one month's report. Every run is appended to a JSON Lines history so runs can
+be compared over time.
 """
 
 from __future__ import annotations
@@ -150,6 +152,18 @@ def _spread(result: dict[str, Any], key: str, values: list[float | None], digits
                                                                fmt(got[-1]))
 
 
+def _cpu_per_event(statuses: list[dict[str, Any]], records: int) -> dict[str, float] | None:
+    """CPU µs per event of each process of the keyed pipeline (worker, fold, engine, broker), the
+    median over the rounds: where the time goes. The worker's includes its start-up (~2 s)."""
+    per: dict[str, list[float]] = {}
+    for status in statuses:
+        stages = {**(status.get("cpu_seconds_by_process") or {}), "broker": status.get("broker_cpu_seconds")}
+        for stage, seconds in stages.items():
+            if seconds is not None:
+                per.setdefault(stage, []).append(seconds * 1e6 / records)
+    return {stage: round(statistics.median(v), 1) for stage, v in per.items()} or None
+
+
 def _rate(status: dict[str, Any], records: int) -> float | None:
     span = (status.get("last_write_at") or 0) - (status.get("first_record_at") or 0)
     return records / span if span > 0 else None
@@ -195,11 +209,14 @@ def run_bench(n: int, *, seed: int = 1, repeat: int = 3, say: Callable[[str], No
                 say(f"round {k + 1}/{repeat}: faust_defaults_ceiling_eps (no-op agent, Faust as it ships)")
                 rounds["faust_defaults_ceiling_eps"].append(
                     _noop_ceiling(broker.bootstrap, len(records), folder, faust_defaults=True))
-                say(f"round {k + 1}/{repeat}: faust_ceiling_eps (no-op Faust agent, the pipeline's settings)")
+                say(f"round {k + 1}/{repeat}: faust_ceiling_eps "
+                    "(the pipeline's own Faust app and consumption path, a sink that only counts)")
                 ceiling = _noop_ceiling(broker.bootstrap, len(records), folder)
                 rounds["faust_ceiling_eps"].append(ceiling)
                 say(f"round {k + 1}/{repeat}: pipeline_eps (the real pipeline into embedded ClickHouse)")
+                broker_cpu = broker.cpu_seconds
                 status = _pipeline(broker.bootstrap, folder / f"store-{k}", folder)
+                status["broker_cpu_seconds"] = broker.cpu_seconds - broker_cpu
                 statuses.append(status)
                 keyed = _rate(status, status["records"])
                 rounds["pipeline_eps"].append(keyed)
@@ -217,6 +234,7 @@ def run_bench(n: int, *, seed: int = 1, repeat: int = 3, say: Callable[[str], No
             result["store_peak_rss_mb"] = max((s.get("store_peak_rss_mb") or 0 for s in statuses),
                                               default=None)
             result["worker_first_event_seconds"] = statuses[-1].get("first_event_seconds")
+            result["pipeline_cpu_us_per_event"] = _cpu_per_event(statuses, len(records))
             result["broker_rss_mb"] = round(broker.rss_mb or 0, 1)
             latency: dict[str, float | None] = {"alert_latency_p50_ms": None, "alert_latency_p99_ms": None}
             if alert_latency is not None and result["pipeline_eps"]:

@@ -391,6 +391,19 @@ def _peak_memory(sink: ClickHouseSink) -> dict[str, Any]:
             "store_peak_rss_mb": round(store_mb, 1) if store_mb else None}
 
 
+def _cpu_seconds(sink: ClickHouseSink) -> dict[str, Any]:
+    """CPU seconds (user + system) so far of the worker, its fold process and the engine: where the
+    time goes, stage by stage (sno bench's `pipeline_cpu_us_per_event`)."""
+    from sno.runtime.proc import cpu_seconds
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    engine = getattr(sink.store, "pid", None)
+    return {"cpu_seconds_by_process": {
+        "worker": round(own.ru_utime + own.ru_stime, 3),
+        "fold": round(sum(cpu_seconds(pid) or 0 for pid in getattr(sink.processor, "pids", [])), 3),
+        "engine": round(cpu_seconds(engine) or 0, 3) if engine else None}}
+
+
 def _hwm_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
@@ -411,6 +424,7 @@ def _write_status(path: Path, app: Any, sink: ClickHouseSink, started: float, dr
         "assigned": sorted(f"{t}/{p}" for t, p in sink.assigned),
         "drained": drained,
         **_peak_memory(sink),
+        **_cpu_seconds(sink),
         **{k: v for k, v in asdict(sink.stats).items() if k != "write_seconds"},
     }
     tmp = path.with_suffix(".tmp")

@@ -11,8 +11,8 @@ import click
 from sno.commands._options import one_line_errors
 
 TARGETS = {
-    "pipeline_eps": (">=", 8000),
-    "ratio": (">=", 0.7),
+    "pipeline_eps": (">=", 10000),
+    "ratio": (">=", 0.85),
     "alert_latency_p99_ms": ("<", 1000),
     "worker_peak_rss_mb": ("<", 400),
     "report_seconds": ("<", 2),

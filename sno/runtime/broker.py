@@ -186,6 +186,13 @@ class LocalBroker:
             return None
         return _rss_mb(self.process.pid)
 
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU seconds the broker process has used so far (sno bench, per stage)."""
+        from sno.runtime.proc import cpu_seconds
+
+        return (cpu_seconds(self.process.pid) if self.process is not None else None) or 0.0
+
     def __enter__(self) -> LocalBroker:
         return self.start()
 
