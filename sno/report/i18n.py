@@ -72,6 +72,10 @@ class Messages:
         text = self.data["text"][key]
         return text.format(**values) if values else text
 
+    def plural(self, key: str, n: int, **values: Any) -> str:
+        """``key_one`` when ``n`` is 1, else ``key_other``, with ``{n}`` and the other placeholders filled."""
+        return self.t(f"{key}_one" if n == 1 else f"{key}_other", n=n, **values)
+
     def status(self, status: str) -> str:
         return self.data["status"].get(status, status)
 

@@ -339,6 +339,8 @@ def _measure(
             "function": o.get("function"),
             "title": o.get("title"),
         }
+        if o.get("ddos"):
+            item["ddos"] = True  # a DDoS attack: counted as its cause says, no disruption analysis (R24)
         if cause in excluded:
             item.update(hours=0.0, counted="none", why=f"cause '{cause}' is excluded (R8)")
         else:
