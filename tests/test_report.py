@@ -544,7 +544,7 @@ def test_a_month_before_the_first_sno_version_is_a_report_with_the_r5_note(
     )
     assert done.returncode == 0, done.stderr.decode()
     text = done.stdout.decode()
-    assert "geen SNO-versie van digid-machtigen in werking" in text and "**niet voldaan**" not in text
+    assert "geen SNO-versie van DigiD Machtigen in werking" in text and "**niet voldaan**" not in text
     assert "0 voldaan, 0 niet voldaan" in text
 
 

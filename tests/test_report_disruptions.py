@@ -272,6 +272,14 @@ def test_a_website_outage_is_analysed_against_the_website_availability() -> None
     )
     (d,) = report.disruptions
     assert d["kpi"] == "availability_website" and d["counted_hours"] == 1.0
+    # The effect names the KPI it lowers once ("beschikbaarheid" was in the label and the value).
+    month = MonthReport(report=report)
+    dutch = render_month(month, "markdown")
+    assert "- Effect: 0,1389 procentpunt lagere beschikbaarheid www.digid.nl" in dutch
+    assert "- Effect: availability www.digid.nl 0.1389 percentage points lower" in render_month(
+        month, "markdown", lang="en"
+    )
+    assert "- Betrokken verstoringen: WEB-1" in dutch
 
 
 def test_the_public_version_keeps_the_timeline_and_figures_without_titles_or_analysis() -> None:

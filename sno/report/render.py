@@ -228,6 +228,8 @@ def _details(cells: Cells, kpi: Kpi) -> list[tuple[str, str]]:
     for key, value in _extras(kpi).items():
         if key == "items" or (isinstance(value, list) and value and isinstance(value[0], dict)):
             continue
+        if key == "norm_comparison":  # shown with the norm itself (≥ 99,5 %)
+            continue
         if key == "why":
             out.append((m.key(key), m.sentence(str(value))))
         elif key in ("basis", "comparison"):
@@ -335,7 +337,7 @@ def _sections(cells: Cells, report: Report) -> list[dict[str, Any]]:
                     "name": m.kpi(kpi_id),
                     "kpi": kpi,
                     "value": m.show(kpi.value, kpi.unit),
-                    "norm": m.show(kpi.norm, kpi.unit),
+                    "norm": m.norm(kpi.norm, kpi.unit, kpi.norm_comparison),
                     "status": m.status(kpi.status),
                     "details": _details(cells, kpi),
                     "tables": _kpi_tables(cells, kpi_id, kpi),
@@ -440,7 +442,7 @@ def _month_context(month: MonthReport, public: bool, lang: str) -> dict[str, Any
                 "id": kpi_id,
                 "name": m.kpi(kpi_id),
                 "value": m.show(kpi.value, kpi.unit),
-                "norm": m.show(kpi.norm, kpi.unit),
+                "norm": m.norm(kpi.norm, kpi.unit, kpi.norm_comparison),
                 "status": kpi.status,
                 "status_text": m.status(kpi.status),
             }

@@ -388,11 +388,7 @@ def _measure(
         "maintenance_hours": hours(m),
         "items": items,
     }
-    if value is None:
-        return no_data(norm=norm, **extra)
-    if norm is None:
-        return info(value, **extra)
-    return judged(value, norm, "ge", **extra)
+    return judged(value, norm, "ge", **extra)  # no value: no_data; no norm: info
 
 
 def availability_kpis(ctx: Context) -> dict[str, Kpi]:
