@@ -545,6 +545,18 @@ def test_the_dockerfile_pins_its_python_base_and_installs_the_project() -> None:
     assert not list(DEPLOY.rglob("*.sql"))
 
 
+def test_the_image_has_the_libraries_weasyprint_loads_for_the_pdf_report() -> None:
+    """WeasyPrint raises OSError at import without Pango (python:3.11-slim has none): the image installs
+    the packages the PDF renderer's one-line error names (sno.report.pdf), nothing more."""
+    from sno.report.pdf import PANGO_PACKAGES
+
+    text = DOCKERFILE.read_text()
+    install = re.search(r"apt-get install -y --no-install-recommends\s+([^&]+)&&", text)
+    assert install is not None, "no apt-get install in the Dockerfile"
+    assert set(install[1].replace("\\", " ").split()) == set(PANGO_PACKAGES)
+    assert "rm -rf /var/lib/apt/lists/*" in text
+
+
 def test_the_store_reads_its_sql_from_the_folder_the_image_names(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

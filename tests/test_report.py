@@ -7,6 +7,7 @@ before committing it: the JSON must still equal `reference_report` and the hand-
 
 from __future__ import annotations
 
+import builtins
 import functools
 import os
 import re
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -25,7 +27,7 @@ from sno.core.judge import judge_month, reference_report
 from sno.core.reporting import NO_EVENTS_NOTE
 from sno.report.i18n import Messages, messages
 from sno.report.load import check_arguments, load_month, load_year, read_month_compact
-from sno.report.pdf import CHROMIUM_FLAGS, chromium_path, render_pdf
+from sno.report.pdf import CHROMIUM_FLAGS, PdfError, chromium_path, render_pdf
 from sno.report.render import render_month, render_year
 from sno.rollups import read_month_inputs, read_snapshots
 from sno.runtime.broker import LocalBroker
@@ -425,6 +427,81 @@ def test_sno_report_writes_a_pdf_that_pdftoppm_renders(store: Path, tmp_path: Pa
         shutil.copy(png, keep)
 
 
+#: What cffi says when WeasyPrint is installed but GObject/Pango is not (python:3.11-slim, deploy/Dockerfile
+#: before the libraries were added): the OSError ``import weasyprint`` raises there.
+NO_PANGO = (
+    "cannot load library 'libgobject-2.0-0': libgobject-2.0-0: cannot open shared object file: "
+    "No such file or directory.  Additionally, ctypes.util.find_library() did not manage to locate a "
+    "library called 'libgobject-2.0-0'"
+)
+
+
+def _weasyprint_without_pango(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fake: ``import weasyprint`` raises the OSError of a machine without Pango. This machine has Pango,
+    and uninstalling a system library for one test cannot be done, so the import itself is replaced."""
+    real = builtins.__import__
+
+    def fake(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "weasyprint" or name.startswith("weasyprint."):
+            raise OSError(NO_PANGO)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+
+
+def test_without_pango_or_chromium_the_pdf_fails_with_one_line_saying_what_to_install(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WeasyPrint installed without Pango raises OSError at import (a fake here, see the helper): with no
+    Chromium either, the PDF fails with one line naming the Debian packages and the Chromium way."""
+    loaded = _month_report(store, "digid")
+    _weasyprint_without_pango(monkeypatch)
+    monkeypatch.setattr("sno.report.pdf.chromium_path", lambda: None)
+    with pytest.raises(PdfError) as caught:
+        render_pdf(loaded, engine="weasyprint")
+    line = str(caught.value)
+    assert "\n" not in line
+    assert "WeasyPrint cannot load Pango" in line and "libgobject-2.0-0" in line
+    assert "apt-get install libpango-1.0-0 libpangoft2-1.0-0" in line
+    assert "SNO_PDF_ENGINE=chromium" in line
+
+
+@pytest.mark.skipif(chromium_path() is None, reason="Chromium is not installed")
+def test_without_pango_the_pdf_falls_back_to_chromium(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WeasyPrint without Pango (the fake OSError at import) and Chromium installed: Chromium prints it."""
+    loaded = _month_report(store, "digid")
+    _weasyprint_without_pango(monkeypatch)
+    assert render_pdf(loaded, engine="weasyprint").startswith(b"%PDF-")
+
+
+def test_sno_report_without_pango_or_chromium_exits_with_one_line_and_no_traceback(
+    store: Path, tmp_path: Path
+) -> None:
+    """The command on a machine like python:3.11-slim: a fake ``weasyprint`` package first on the path
+    raises the OSError of a missing Pango at import (a fake: this machine has Pango), and PATH has no
+    Chromium. `sno report --format pdf` exits 1 with one line on stderr, no traceback, no file."""
+    fake = tmp_path / "fake" / "weasyprint"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(f"raise OSError({NO_PANGO!r})\n")
+    (tmp_path / "empty-path").mkdir()
+    out = tmp_path / "digid.pdf"
+    done = subprocess.run(
+        [sys.executable, "-m", "sno.cli", "report", "--service", "digid", "--month", MONTH,
+         "--store", str(store), "--format", "pdf", "-o", str(out)],
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=sno_env(PYTHONPATH=str(tmp_path / "fake"), PATH=str(tmp_path / "empty-path")),
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "libpango-1.0-0" in lines[0] and "SNO_PDF_ENGINE=chromium" in lines[0], lines[0]
+    assert not out.exists()
+
+
 def test_sno_report_writes_the_month_to_a_file(store: Path, tmp_path: Path) -> None:
     """The command writes what the library renders (R23)."""
     out = tmp_path / "digid.json"
@@ -467,7 +544,7 @@ def test_a_month_before_the_first_sno_version_is_a_report_with_the_r5_note(
     )
     assert done.returncode == 0, done.stderr.decode()
     text = done.stdout.decode()
-    assert "geen SNO-versie van digid-machtigen in werking" in text and "**niet voldaan**" not in text
+    assert "geen SNO-versie van DigiD Machtigen in werking" in text and "**niet voldaan**" not in text
     assert "0 voldaan, 0 niet voldaan" in text
 
 

@@ -96,6 +96,70 @@ def test_a_ddos_outage_counts_in_availability_but_gets_no_disruption_analysis() 
     assert report.disruptions[0]["availability_effect"] == pytest.approx(1 / 720 * 100, abs=1e-4)
 
 
+def _ddos(oid: str, day: int, **extra: Any) -> dict[str, Any]:
+    """A DDoS attack of two hours on ``day`` April, cause logius (so it counts as unavailability, R8)."""
+    return _outage(
+        oid, f"2026-04-{day:02d}T10:00:00+02:00", f"2026-04-{day:02d}T12:00:00+02:00", ddos=True, **extra
+    )
+
+
+def test_a_month_whose_only_disruption_was_a_ddos_attack_says_it_was_left_out_in_every_format() -> None:
+    """R24: the analysis leaves a DDoS attack out, and the report says so (which one, that R24 leaves it
+    out, that it still counts as its cause says) instead of "no disruption"; the outage table marks it.
+    In every format for people and both languages, the public version included (R23 strips free texts
+    only); JSON marks the outage item ``ddos: true``."""
+    report = _report([_ddos("DDOS-1", 3, title="Aanval")])
+    assert report.disruptions == []
+    assert report.kpis["availability"].model_extra["unavailable_hours"] == 2.0  # type: ignore[index]
+    (item,) = report.kpis["availability"].model_extra["items"]  # type: ignore[index]
+    assert item["ddos"] is True
+    month = MonthReport(report=report)
+    said = {
+        "nl": ("afgezien van DDoS-aanvallen", "Eén verstoring was een DDoS-aanval (DDOS-1)", "R24",
+               "telt wel mee in de beschikbaarheid"),
+        "en": ("Apart from DDoS attacks", "One outage was a DDoS attack (DDOS-1)", "R24",
+               "still counts in availability"),
+    }
+    for public in (False, True):
+        for lang, words in said.items():
+            for fmt in ("markdown", "html", "csv"):
+                text = render_month(month, fmt, public=public, lang=lang)  # type: ignore[arg-type]
+                for w in words[1:] if fmt == "csv" else words:  # CSV has no "no disruption" line
+                    assert w in text, (public, lang, fmt, w)
+                assert "Deze maand was er geen verstoring" not in text
+                assert "There was no disruption" not in text
+            md = render_month(month, "markdown", public=public, lang=lang)
+            header = next(line for line in md.splitlines() if line.startswith("| id | ") and "U (" in line)
+            row = next(line for line in md.splitlines() if line.startswith("| DDOS-1 |"))
+            ddos_word = {"nl": "DDoS-aanval", "en": "DDoS attack"}[lang]
+            yes = {"nl": "ja", "en": "yes"}[lang]
+            cells = [c.strip() for c in row.strip("| ").split("|")]
+            assert cells[header.strip("| ").split(" | ").index(ddos_word)] == yes
+    assert '"ddos": true' in render_month(month, "json", public=True)
+
+
+def test_ddos_attacks_beside_a_disruption_are_counted_in_the_analysis_intro() -> None:
+    """R24: with a disruption to analyse and two DDoS attacks, the analysis of OUT-1 is there and the
+    intro names both attacks; a month without DDoS has no such sentence and no DDoS column."""
+    report = _report(
+        [
+            _ddos("DDOS-1", 3),
+            _ddos("DDOS-2", 5),
+            _outage("OUT-1", "2026-04-20T10:00:00+02:00", "2026-04-20T11:00:00+02:00"),
+        ]
+    )
+    assert [d["outage_ids"] for d in report.disruptions] == [["OUT-1"]]
+    month = MonthReport(report=report)
+    md = render_month(month, "markdown")
+    assert "2 verstoringen waren DDoS-aanvallen (DDOS-1, DDOS-2)" in md and "Verstoring 1" in md
+    assert "2 outages were DDoS attacks (DDOS-1, DDOS-2)" in render_month(month, "html", lang="en")
+    plain = MonthReport(report=_report([_outage("OUT-1", "2026-04-20T10:00:00+02:00", None)]))
+    for fmt in ("markdown", "html", "csv"):
+        assert "DDoS-aanval" not in render_month(plain, fmt).replace(  # type: ignore[arg-type]
+            "DDoS-aanvallen zijn niet opgenomen", ""
+        ), fmt
+
+
 def test_overlapping_outages_are_one_disruption_counted_once() -> None:
     """R24 with R6: OUT-A 10:00–12:00 and OUT-B 11:00–13:00 overlap, so they are one disruption of 3 h
     (their union), not 4 h; OUT-C the next day is a disruption of its own."""
@@ -208,6 +272,14 @@ def test_a_website_outage_is_analysed_against_the_website_availability() -> None
     )
     (d,) = report.disruptions
     assert d["kpi"] == "availability_website" and d["counted_hours"] == 1.0
+    # The effect names the KPI it lowers once ("beschikbaarheid" was in the label and the value).
+    month = MonthReport(report=report)
+    dutch = render_month(month, "markdown")
+    assert "- Effect: 0,1389 procentpunt lagere beschikbaarheid www.digid.nl" in dutch
+    assert "- Effect: availability www.digid.nl 0.1389 percentage points lower" in render_month(
+        month, "markdown", lang="en"
+    )
+    assert "- Betrokken verstoringen: WEB-1" in dutch
 
 
 def test_the_public_version_keeps_the_timeline_and_figures_without_titles_or_analysis() -> None:

@@ -57,10 +57,12 @@ def _accepted(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_the_dutch_and_english_catalogues_have_the_same_messages() -> None:
-    """One message per key in each language; only Dutch needs [sentence] (the core writes English)."""
+    """One message per key in each language; [sentence] apart (the core writes English: Dutch translates
+    every sentence, English lists only the few whose values it words as the report does)."""
     nl, en = _catalogue("nl"), _catalogue("en")
-    nl.pop("sentence")
+    nl_sentences, en_sentences = nl.pop("sentence"), en.pop("sentence")
     assert _keys(nl) == _keys(en)
+    assert set(en_sentences) <= set(nl_sentences)
     assert len(nl["format"]["months"]) == len(en["format"]["months"]) == 12
 
 
@@ -84,6 +86,32 @@ def test_numbers_and_dates_follow_the_language() -> None:
     assert nl.period("2026-04-10T14:00:00+02:00", "2026-04-10T15:30:00+02:00", 2026) == "10 apr 14:00 – 15:30"
     assert nl.period("2026-03-31T23:00:00+02:00", None, 2026) == "31 mrt 23:00 – nog gaande"
     assert nl.when("2026-04-10T12:00:00Z", 2026) == "10 apr 14:00"  # local time (R1)
+    # Both ends of a period to the same precision: seconds on both when either has them.
+    assert nl.period("2026-04-21T11:34:20+02:00", "2026-04-21T11:37:00+02:00", 2026) == (
+        "21 apr 11:34:20 – 11:37:00"
+    )
+    assert en.period("2026-04-21T11:34:00+02:00", "2026-04-22T09:00:05+02:00", 2026) == (
+        "21 Apr 11:34:00 – 22 Apr 09:00:05"
+    )
+    # A norm shows the direction its rule judges it by (docs/interfaces.md `norm_comparison`).
+    assert nl.norm(99.5, "%", "ge") == "≥ 99,5 %" and en.norm(3.0, "%", "le") == "≤ 3 %"
+    assert nl.norm(7.8, "score 1-10", "gt") == "> 7,8 (score 1–10)" and nl.norm(None, "%", "ge") == "–"
+
+
+@pytest.mark.parametrize("service", sorted(KPI_IDS))
+def test_every_norm_states_the_direction_its_rule_judges_it_by(service: str) -> None:
+    """"norm 3 %" says nothing of which side is met: every KPI with a norm carries the comparison its rule
+    applied (``norm_comparison``, also when there is no value to judge), and the report shows it."""
+    report = judge_month(service, "production", Month(2026, 4), MonthInputs(), Snapshots(), CATALOGUE)
+    with_norm = {k: v for k, v in report.kpis.items() if v.norm is not None}
+    assert with_norm
+    assert {k: v.norm_comparison for k, v in with_norm.items() if v.norm_comparison is None} == {}
+    text = render_month(MonthReport(report=report), "markdown")
+    assert "norm ≥ " in text and "norm ≤ " in text
+    if service == "digid-machtigen":
+        for shown in ("norm ≥ 99,5 %", "norm ≤ 3 %", "norm \\> 7,8 (score 1–10)", "norm ≤ 1.000 per minuut"):
+            assert shown in text, shown
+    assert '"norm_comparison": "ge"' in render_month(MonthReport(report=report), "json")
 
 
 def test_the_auditor_recognises_the_sno_words_in_the_dutch_report() -> None:
@@ -97,6 +125,7 @@ def test_the_auditor_recognises_the_sno_words_in_the_dutch_report() -> None:
         "klokuren",
         "verstoringsanalyse",
         "spoedonderhoud",
+        "afgebroken gesprekken in het wachtveld",  # the SNO's definition of the call abandon rate
     ):
         assert word in text, word
 
@@ -149,7 +178,11 @@ def test_a_month_before_the_first_sno_version_is_a_report_with_every_kpi_no_data
     assert any("No SNO version" in n for n in report.notes)
     assert report.due_date == "2026-02-27"  # Friday; 28 February 2026 is a Saturday
     text = render_month(MonthReport(report=report), "markdown")
-    assert "geen SNO-versie van digid-machtigen in werking" in text and "27 februari 2026" in text
+    assert "geen SNO-versie van DigiD Machtigen in werking" in text and "27 februari 2026" in text
+    assert "aan te toetsen (R5)" in text
+    english = render_month(MonthReport(report=report), "markdown", lang="en")
+    assert "No SNO version of DigiD Machtigen is in force on 1 January 2026" in english
+    assert "no norms to judge this month against (R5)" in english and "digid-machtigen is" not in english
 
 
 def test_a_month_without_a_single_event_is_no_data_with_a_note_not_100_percent_met() -> None:

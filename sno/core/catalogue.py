@@ -379,7 +379,7 @@ class Catalogue:
             notes.append(
                 f"No SNO version of {service} is in force on {first.isoformat()}"
                 + (f" (the first starts {earliest.isoformat()})" if earliest else "")
-                + ": there are no norms to judge this month against."
+                + ": there are no norms to judge this month against (R5)."
             )
         else:
             notes.extend(n.text for n in chosen.notes if n.applies(first))

@@ -12,6 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Status = Literal["met", "breached", "no_data", "info"]
+#: How a value is held against its norm: ``ge`` at least (≥ 99,5 %), ``le`` at most (≤ 3 %), ``gt`` more
+#: than (> 7,8), ``lt`` less than. A KPI with a norm carries it as ``norm_comparison`` (docs/interfaces.md).
+Comparison = Literal["ge", "le", "gt", "lt"]
 DECIMALS = 4
 
 
@@ -45,6 +48,12 @@ class Kpi(BaseModel):
         if isinstance(data, dict):
             return {k: rounded(v) for k, v in data.items()}
         return data
+
+    @property
+    def norm_comparison(self) -> Comparison | None:
+        """The norm's direction (``ge``, ``le``, ``gt``, ``lt``) as its rule judged it; None if no norm."""
+        found = (self.model_extra or {}).get("norm_comparison")
+        return found  # type: ignore[no-any-return]
 
     @model_validator(mode="after")
     def _no_data_has_no_value(self) -> Kpi:
@@ -86,13 +95,16 @@ class Report(BaseModel):
         return rounded(value) if isinstance(value, list) else value
 
 
-def judged(value: float | None, norm: float | None, op: Literal["ge", "le", "gt", "lt"], **extra: Any) -> Kpi:
-    """A KPI judged against its norm: ``met`` when ``value op norm``; no value → ``no_data``.
+def judged(value: float | None, norm: float | None, op: Comparison, **extra: Any) -> Kpi:
+    """A KPI judged against its norm: ``met`` when ``value op norm``; no value → ``no_data``, no norm →
+    ``info``. A norm is reported with ``op`` beside it (``norm_comparison``), also when there is no value.
 
     The comparison is on the value rounded as reported, so a reader recomputing the verdict from the
     report always agrees with it.
     """
     unit = extra.pop("unit", None)
+    if norm is not None:
+        extra = {"norm_comparison": op, **extra}
     if value is None:
         return Kpi(value=None, norm=norm, unit=unit, status="no_data", **extra)
     if norm is None:

@@ -122,7 +122,12 @@ def without_events(report: Report) -> Report:
     the due date and the norms not measured stay: they are facts of the agreement, not of the events."""
     return report.model_copy(
         update={
-            "kpis": {kpi_id: no_data(norm=k.norm, unit=k.unit) for kpi_id, k in report.kpis.items()},
+            "kpis": {
+                kpi_id: no_data(norm=k.norm, unit=k.unit)
+                if k.norm_comparison is None
+                else no_data(norm=k.norm, unit=k.unit, norm_comparison=k.norm_comparison)
+                for kpi_id, k in report.kpis.items()
+            },
             "notes": [*report.notes, NO_EVENTS_NOTE],
             "disruptions": [],
         }

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sno.core.calendar import TZ
+from sno.report.names import SERVICE_NAMES
 
 __all__ = ["LANGUAGES", "Messages", "messages"]
 
@@ -71,6 +72,10 @@ class Messages:
         """The text under ``[text] key``, with ``{placeholders}`` filled in."""
         text = self.data["text"][key]
         return text.format(**values) if values else text
+
+    def plural(self, key: str, n: int, **values: Any) -> str:
+        """``key_one`` when ``n`` is 1, else ``key_other``, with ``{n}`` and the other placeholders filled."""
+        return self.t(f"{key}_one" if n == 1 else f"{key}_other", n=n, **values)
 
     def status(self, status: str) -> str:
         return self.data["status"].get(status, status)
@@ -125,6 +130,8 @@ class Messages:
         return None
 
     def _inner(self, value: str) -> str:
+        if value in SERVICE_NAMES:
+            return SERVICE_NAMES[value]
         if _ISO_DATE.match(value):
             return self.date(date.fromisoformat(value))
         if value in self.data["value"]:
@@ -161,6 +168,12 @@ class Messages:
         word = self.unit(unit)
         return f"{text} {word}" if word else text
 
+    def norm(self, value: Any, unit: str | None, comparison: str | None) -> str:
+        """A norm with its direction as the rule judges it: ``≥ 99,5 %``, ``≤ 3 %``, ``> 7,8 (score 1–10)``;
+        as ``show`` when the KPI has no norm or states no direction."""
+        shown = self.show(value, unit)
+        return f"{self.value(comparison)} {shown}" if value is not None and comparison else shown
+
     def date(self, day: date) -> str:
         """A date in words: ``12 mei 2026`` / ``12 May 2026``."""
         return self.data["format"]["date"].format(
@@ -172,29 +185,27 @@ class Messages:
         year, month = int(text[:4]), int(text[5:7])
         return f"{self.months[month - 1]} {year}"
 
-    def when(self, value: Any, year: int | None = None) -> str:
-        """A local instant (R1) for a table: ``10 apr 14:00`` (the year only when it is not ``year``)."""
-        if value in (None, ""):
-            return ""
-        try:
-            instant = datetime.fromisoformat(str(value))
-        except ValueError:
-            return str(value)
-        if instant.tzinfo is None:
-            return str(value)
-        local = instant.astimezone(TZ)
-        day = f"{local.day} {self.months_short[local.month - 1]}"
-        if year is None or local.year != year:
-            day += f" {local.year}"
-        clock = local.strftime("%H:%M") if not local.second else local.strftime("%H:%M:%S")
-        return f"{day} {clock}"
+    def when(self, value: Any, year: int | None = None, seconds: bool | None = None) -> str:
+        """A local instant (R1) for a table: ``10 apr 14:00`` (the year only when it is not ``year``); the
+        seconds when it has any, or as ``seconds`` says (a period shows both ends alike)."""
+        instant = _local(value)
+        if instant is None:
+            return "" if value in (None, "") else str(value)
+        day = f"{instant.day} {self.months_short[instant.month - 1]}"
+        if year is None or instant.year != year:
+            day += f" {instant.year}"
+        with_seconds = bool(instant.second) if seconds is None else seconds
+        return f"{day} {instant.strftime('%H:%M:%S' if with_seconds else '%H:%M')}"
 
     def period(self, start: Any, end: Any, year: int | None = None) -> str:
-        """``10 apr 14:00 – 15:30``; the end's day only when it differs; ``nog gaande`` when open."""
-        first = self.when(start, year)
+        """``10 apr 14:00 – 15:30``; the end's day only when it differs; ``nog gaande`` when open. Both
+        ends to the second when either has seconds (``11:34:20 – 11:37:00``, not ``11:34:20 – 11:37``)."""
+        ends = [_local(v) for v in (start, end) if v not in (None, "")]
+        seconds = any(i is not None and i.second for i in ends)
+        first = self.when(start, year, seconds)
         if end in (None, ""):
             return f"{first} – {self.t('ongoing')}"
-        last = self.when(end, year)
+        last = self.when(end, year, seconds)
         a, b = first.rsplit(" ", 1), last.rsplit(" ", 1)
         if len(a) == 2 and len(b) == 2 and a[0] == b[0]:
             return f"{first} – {b[1]}"
@@ -205,6 +216,17 @@ class Messages:
     def size(self) -> int:
         """The number of messages in the catalogue (every string and list entry that is shown)."""
         return sum(len(v) for k, v in self.data.items() if k != "format") + len(self.data["format"])
+
+
+def _local(value: Any) -> datetime | None:
+    """An ISO instant with offset in Dutch local time (R1); None for anything else."""
+    if value in (None, ""):
+        return None
+    try:
+        instant = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return instant.astimezone(TZ) if instant.tzinfo is not None else None
 
 
 @cache

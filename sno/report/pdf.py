@@ -4,12 +4,15 @@ The page is the HTML report itself (same template, same charts, same words), wit
 a header on every page with service, month, SNO version and due date, page numbers ("pagina 2 van 5"),
 and tables whose rows never split across pages. Two well-kept renderers can print it:
 
-* **WeasyPrint** (PyPI, BSD; Pango underneath, which the Debian image ships): a project dependency, so
-  every machine that installs the project can make PDFs. Supports CSS paged media fully, margin boxes
-  and ``counter(pages)`` included. The default.
+* **WeasyPrint** (PyPI, BSD; Pango underneath, a system library: ``PANGO_PACKAGES``, which
+  deploy/Dockerfile installs): a project dependency, so every machine that installs the project and has
+  Pango can make PDFs. Supports CSS paged media fully, margin boxes and ``counter(pages)`` included.
+  The default.
 * **Chromium** headless ``--print-to-pdf`` (Debian ``chromium``, installed by ``.ci/system-deps`` where
   the machine allows): used when asked for (``SNO_PDF_ENGINE=chromium``) or when WeasyPrint cannot be
-  imported. Page margin boxes need Chromium 131 or later.
+  imported: not installed (ImportError), or installed without the Pango libraries it loads (OSError, as
+  on python:3.11-slim). With neither, ``render_pdf`` raises ``PdfError``, one line saying what is
+  missing and how to install it. Page margin boxes need Chromium 131 or later.
 
 Measured on this project's 2-core machine (the golden April 2026 month, median of 3, after the first
 render; ``import weasyprint`` 0.35 s): WeasyPrint 0.52–0.77 s per report and 58–64 KiB; Chromium
@@ -25,6 +28,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from sno.report.load import MonthReport
 from sno.report.render import _public_month, html_month
@@ -47,16 +51,22 @@ def chromium_path() -> str | None:
     return None
 
 
-def _weasyprint(html: str) -> bytes:
-    import logging
-
+def _weasyprint_html() -> Any:
+    """WeasyPrint's ``HTML`` class. Importing it loads Pango, GObject and HarfBuzz through cffi: without
+    WeasyPrint this raises ImportError, without those libraries OSError ("cannot load library …")."""
     from weasyprint import HTML
+
+    return HTML
+
+
+def _weasyprint(html: str, weasy_html: Any) -> bytes:
+    import logging
 
     # WeasyPrint logs every CSS property it does not support at WARNING; the report uses a few that
     # only the screen version needs (flex gaps, font-variant-numeric), which are harmless in print.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
+    return weasy_html(string=html).write_pdf()  # type: ignore[no-any-return]
 
 
 #: Headless Chromium on a machine with a closed network: without the background-networking flags it
@@ -91,6 +101,22 @@ def _chromium(html: str, binary: str) -> bytes:
         return out.read_bytes()
 
 
+#: The Debian packages WeasyPrint loads at import when installed from wheels (its "First steps" page:
+#: libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0), and the font the print rules name.
+PANGO_PACKAGES = ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-dejavu-core")
+
+
+def _no_renderer(exc: BaseException) -> str:
+    """One line for the user: why WeasyPrint cannot run, and the two ways to get a PDF."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    what = "is not installed" if isinstance(exc, ImportError) else "cannot load Pango"
+    return (
+        f"no PDF renderer: WeasyPrint {what} ({reason}) and Chromium is absent; install Pango "
+        f"(Debian: apt-get install {' '.join(PANGO_PACKAGES)}) or install chromium and set "
+        "SNO_PDF_ENGINE=chromium"
+    )
+
+
 def render_pdf(
     month: MonthReport, *, public: bool = False, lang: str = "nl", engine: str | None = None
 ) -> bytes:
@@ -101,15 +127,18 @@ def render_pdf(
     html = html_month(_public_month(month, public), public, lang, pdf=True)
     if engine == "weasyprint":
         try:
-            return _weasyprint(html)
-        except ImportError as exc:
+            weasy_html = _weasyprint_html()
+        except (ImportError, OSError) as exc:
+            # ImportError: WeasyPrint is not installed. OSError: it is, but the system libraries it loads
+            # at import (Pango, GObject, HarfBuzz) are not: python:3.11-slim has none of them.
             binary = chromium_path()
             if binary is None:
-                raise PdfError(
-                    f"no PDF renderer: WeasyPrint cannot be loaded ({exc}) and Chromium is absent"
-                ) from None
+                raise PdfError(_no_renderer(exc)) from None
             return _chromium(html, binary)
+        return _weasyprint(html, weasy_html)
     binary = chromium_path()
     if binary is None:
-        raise PdfError("SNO_PDF_ENGINE=chromium, but no Chromium is installed")
+        raise PdfError(
+            "SNO_PDF_ENGINE=chromium, but no Chromium is installed (Debian: apt-get install chromium)"
+        )
     return _chromium(html, binary)

@@ -30,7 +30,7 @@ from sno.report.i18n import Messages, messages
 from sno.report.load import MonthReport, YearCell, YearOverview
 from sno.report.names import SECTIONS, SERVICE_NAMES, section_of
 
-__all__ = ["FORMATS", "public_report", "render_month", "render_year"]
+__all__ = ["FORMATS", "ddos_left_out", "public_report", "render_month", "render_year"]
 
 Format = Literal["json", "markdown", "html", "csv"]
 FORMATS: tuple[Format, ...] = ("json", "markdown", "html", "csv")
@@ -46,7 +46,7 @@ _SHOWN_AS: dict[str, tuple[str, ...]] = {
     "id": ("id",),
     "period": ("period",),
     "text": ("priority", "title", "function"),
-    "value": ("cause", "counted", "component", "within", "notified_within_30_min"),
+    "value": ("cause", "ddos", "counted", "component", "within", "notified_within_30_min"),
     "sentence": ("why",),
     "instant": ("announced_at", "detected_at", "resolved_at"),
     "number": ("elapsed_hours", "maintenance_hours", "unavailable_hours"),
@@ -72,7 +72,9 @@ def _columns(keys: str, **own: tuple[str | None, str]) -> tuple[Column, ...]:
     return tuple((k, *own[k]) if k in own else (k, _HEADER_OF.get(k), _KIND_OF[k]) for k in keys.split())
 
 
-OUTAGE_COLUMNS = _columns("id period cause function hours counted why title", hours=("col_u", "number"))
+OUTAGE_COLUMNS = _columns(
+    "id period cause ddos function hours counted why title", hours=("col_u", "number")
+)
 MAINTENANCE_COLUMNS = _columns(
     "id maintenance_kind component period announced_at maintenance_hours unavailable_hours why"
 )
@@ -226,6 +228,8 @@ def _details(cells: Cells, kpi: Kpi) -> list[tuple[str, str]]:
     for key, value in _extras(kpi).items():
         if key == "items" or (isinstance(value, list) and value and isinstance(value[0], dict)):
             continue
+        if key == "norm_comparison":  # shown with the norm itself (≥ 99,5 %)
+            continue
         if key == "why":
             out.append((m.key(key), m.sentence(str(value))))
         elif key in ("basis", "comparison"):
@@ -261,6 +265,24 @@ def _kpi_tables(cells: Cells, kpi_id: str, kpi: Kpi) -> list[dict[str, Any]]:
         columns = _generic_columns(items)
     table = _table(cells, items, columns)
     return [{**table, "title": None}] if table is not None else []
+
+
+def ddos_left_out(report: Report) -> list[str]:
+    """The ids of the month's DDoS outages (``ddos: true``, marked so in the availability items): R24
+    writes no analysis for them, though they count in availability as their cause says (R8)."""
+    ids: list[str] = []
+    for kpi_id in ("availability", "availability_website"):
+        kpi = report.kpis.get(kpi_id)
+        for item in (_extras(kpi).get("items") or []) if kpi is not None else []:
+            if item.get("kind") == "outage" and item.get("ddos") and item["id"] not in ids:
+                ids.append(str(item["id"]))
+    return ids
+
+
+def _ddos_line(m: Messages, report: Report) -> str | None:
+    """The sentence saying which DDoS outages the Verstoringsanalyse leaves out (R24), if any were."""
+    ids = ddos_left_out(report)
+    return m.plural("ddos_left_out", len(ids), ids=", ".join(ids)) if ids else None
 
 
 def _disruptions(cells: Cells, report: Report) -> list[dict[str, Any]]:
@@ -315,7 +337,7 @@ def _sections(cells: Cells, report: Report) -> list[dict[str, Any]]:
                     "name": m.kpi(kpi_id),
                     "kpi": kpi,
                     "value": m.show(kpi.value, kpi.unit),
-                    "norm": m.show(kpi.norm, kpi.unit),
+                    "norm": m.norm(kpi.norm, kpi.unit, kpi.norm_comparison),
                     "status": m.status(kpi.status),
                     "details": _details(cells, kpi),
                     "tables": _kpi_tables(cells, kpi_id, kpi),
@@ -420,13 +442,14 @@ def _month_context(month: MonthReport, public: bool, lang: str) -> dict[str, Any
                 "id": kpi_id,
                 "name": m.kpi(kpi_id),
                 "value": m.show(kpi.value, kpi.unit),
-                "norm": m.show(kpi.norm, kpi.unit),
+                "norm": m.norm(kpi.norm, kpi.unit, kpi.norm_comparison),
                 "status": kpi.status,
                 "status_text": m.status(kpi.status),
             }
             for kpi_id, kpi in report.kpis.items()
         ],
         "disruptions": _disruptions(cells, report),
+        "ddos_line": _ddos_line(m, report),
         "made_by": m.t("made_by", version=_version()),
     }
 
@@ -463,6 +486,10 @@ def _csv_month(report: Report, lang: str) -> str:
     for note in report.notes:
         w.writerow(["note", *base, "", "", "", "", "", "", m.sentence(note)])
     w.writerow(["due_date", *base, "", "", report.due_date or "", "", "", "", ""])
+    ddos = ddos_left_out(report)
+    if ddos:
+        line = _ddos_line(m, report)
+        w.writerow(["disruptions_left_out", *base, "", m.t("disruptions"), len(ddos), "", "", "", line])
     for d in report.disruptions:
         w.writerow(
             [

@@ -339,6 +339,8 @@ def _measure(
             "function": o.get("function"),
             "title": o.get("title"),
         }
+        if o.get("ddos"):
+            item["ddos"] = True  # a DDoS attack: counted as its cause says, no disruption analysis (R24)
         if cause in excluded:
             item.update(hours=0.0, counted="none", why=f"cause '{cause}' is excluded (R8)")
         else:
@@ -386,11 +388,7 @@ def _measure(
         "maintenance_hours": hours(m),
         "items": items,
     }
-    if value is None:
-        return no_data(norm=norm, **extra)
-    if norm is None:
-        return info(value, **extra)
-    return judged(value, norm, "ge", **extra)
+    return judged(value, norm, "ge", **extra)  # no value: no_data; no norm: info
 
 
 def availability_kpis(ctx: Context) -> dict[str, Kpi]:

@@ -7,7 +7,7 @@ from typing import Any
 from sno.core.calendar import clock_seconds
 from sno.core.catalogue import P1Notice, ResolutionTarget
 from sno.core.intervals import instant_key
-from sno.core.kpi import Kpi, info, no_data, within_share
+from sno.core.kpi import Kpi, info, judged, no_data, within_share
 from sno.core.rules.common import Context, hours, local_iso
 
 __all__ = ["incident_kpis", "notified_in_time", "priority", "resolution_seconds"]
@@ -106,8 +106,8 @@ def incident_kpis(ctx: Context) -> dict[str, Kpi]:
     notice = ctx.norms.p1_notice
     if notice is not None:
         if targets.p1 is None:
-            out["incident_notification_p1"] = no_data(
-                norm=notice.norm, unit="%", why=f"P1 in {ctx.environment} is not judged (N.v.t., R11)"
+            out["incident_notification_p1"] = judged(
+                None, notice.norm, "ge", unit="%", why=f"P1 in {ctx.environment} is not judged (N.v.t., R11)"
             )
         else:
             p1s = [i for i, p in resolved if p == 1]

@@ -199,7 +199,7 @@ def _peak(per: Mapping[_K, int]) -> tuple[_K, int] | None:
 
 def _peak_kpi(found: tuple[datetime, int] | tuple[date, int] | None, unit: str, norm: int) -> Kpi:
     if found is None:
-        return no_data(norm=norm, unit=f"per {unit}")
+        return judged(None, norm, "le", unit=f"per {unit}")
     when, value = found
     at = _day_start(when).isoformat() if unit == "day" else local_iso(when)  # type: ignore[arg-type]
     return judged(value, norm, "le", unit=f"per {unit}", at=at)
@@ -365,13 +365,14 @@ def mijnoverheid_kpis(ctx: Context, measures: MijnOverheidMeasures | None = None
                 norm=limits.forecast_deviation_max,
                 unit="%",
                 status="breached" if breached else "met",
+                norm_comparison="le",  # each afnemer's deviation at most the norm (R19)
                 items=f_items,
             )
             if finite or breached
-            else no_data(norm=limits.forecast_deviation_max, unit="%")
+            else judged(None, limits.forecast_deviation_max, "le", unit="%")
         )
     else:
-        out["forecast_deviation"] = no_data(norm=limits.forecast_deviation_max, unit="%", items=[])
+        out["forecast_deviation"] = judged(None, limits.forecast_deviation_max, "le", unit="%", items=[])
 
     # Daily counts per afnemer (R23).
     d_items = [

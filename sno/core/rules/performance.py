@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sno.core.buckets import MonthInputs
 from sno.core.calendar import Month
-from sno.core.kpi import Kpi, info, judged, no_data, within_share
+from sno.core.kpi import Kpi, info, judged, within_share
 from sno.core.rules.common import Context, local_iso
 
 __all__ = ["capacity_forecast_kpi", "performance_kpis"]
@@ -51,7 +51,7 @@ def performance_kpis(ctx: Context) -> dict[str, Kpi]:
             over=[local_iso(t) for t in over[:100]],
         )
     else:
-        out["peak_per_minute"] = no_data(norm=capacity, unit="per minute", minutes_over=0)
+        out["peak_per_minute"] = judged(None, capacity, "le", unit="per minute", minutes_over=0)
     count = within = ms = 0
     for _t, m in minutes.items():
         if m[0] > capacity:
