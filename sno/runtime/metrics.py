@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 OUTCOMES = ("counted", "duplicate", "rejected", "forwarded")
 #: the heartbeat (a Faust timer) older than this: the event loop is stuck and `/healthz` says so
 LOOP_STALE_SECONDS = 10.0
-#: with records waiting, a worker that wrote nothing for this long (nor was assigned) is not ready
+#: records waiting this long with nothing written meanwhile (nor an assignment): not ready; an idle
+#: worker's clock starts when records begin to wait, not at its last write
 WRITE_STALE_SECONDS = 60.0
 #: ledger write durations (seconds); a write is one or more merged batches
 WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -135,6 +136,8 @@ class PipelineMetrics:
         self.readiness: tuple[bool, str] = (False, "starting")
         self._assigned: frozenset[tuple[str, int]] = frozenset()
         self._assigned_at = time.time()
+        #: when records began to wait to be written (None: nothing waits); a write stalls only from here
+        self._pending_since: float | None = None
         self._lag_series: set[tuple[str, str]] = set()
         self._ready_log = StateLog(log)
         self._health_log = StateLog(log)
@@ -202,14 +205,21 @@ class PipelineMetrics:
         if not self.health[0]:
             return False, self.health[1]
         if not assigned:
+            self._pending_since = None
             return False, "no input partition assigned"
         if lag == 0 and unknown == 0 and not sink.in_flight:
+            self._pending_since = None
             return True, f"{len(assigned)} partitions assigned, nothing to write"
-        progress = max(stats.last_write_at or 0.0, self._assigned_at)
+        if self._pending_since is None:
+            self._pending_since = now
+        # Stalled: nothing written for the limit while records wait. From the last write, the assignment,
+        # or the moment records began to wait, whichever is latest: a worker idle for longer than the
+        # limit is not stalled the moment traffic resumes.
+        progress = max(stats.last_write_at or 0.0, self._assigned_at, self._pending_since)
         if now - progress <= WRITE_STALE_SECONDS:
             return True, f"{len(assigned)} partitions assigned, {lag} records to write, writing"
-        return False, (f"{lag} records to write and nothing written for {now - progress:.0f} s "
-                       f"(limit {WRITE_STALE_SECONDS:.0f} s)")
+        return False, (f"{lag} records to write and nothing written for {now - progress:.0f} s while they "
+                       f"wait (limit {WRITE_STALE_SECONDS:.0f} s)")
 
     def alive(self) -> tuple[bool, str]:
         """`/healthz`: the event loop beats and the worker is not stopping."""
