@@ -3,8 +3,11 @@
 Fed from outside the hot path, so the sink and the fold stay as they are:
 
 - `MeteredProcessor` wraps the processor the sink folds with: every folded batch (in the fold process
-  or in-process) comes back as a `FoldedBatch`, whose counts, dead letters and alerts are counted here.
+  or in-process) comes back as a `FoldedBatch`, whose counts and dead letters are counted here.
   So the fold process's figures are exported by the worker, which holds the one HTTP port.
+- `meter_alerts` wraps `sink.publish_alerts`: an alert is counted once it is on `sno.alerts`, whether a
+  batch's fold or the clock's tick (a source gone quiet) decided it, so `sno_alerts_total` sums to the
+  records published there.
 - `meter_flush` wraps `sink.flush`: the records the sink drops because the ledger already holds their
   offsets (re-deliveries) are counted as `duplicate`, so `sno_records_total` sums to every record read.
 - `PipelineMetrics.update` runs on a Faust timer: consumer lag from the high-water marks of the fetch
@@ -145,13 +148,16 @@ class PipelineMetrics:
     # -- fed by the fold and the flush ------------------------------------------------------------------
 
     def observe_fold(self, records: Sequence[Any], folded: Any) -> None:
-        """Count one folded batch: its outcomes per topic, its dead letters by reason, its alerts."""
+        """Count one folded batch: its outcomes per topic, its dead letters by reason (its alerts are
+        counted when published: `meter_alerts`)."""
         for (topic, outcome), n in attribute(records, folded).items():
             if n:
                 self.records.labels(topic, outcome).inc(n)
         for _key, value in folded.deadletters:
             self.deadletters.labels(_reason(value)).inc()
-        for alert in folded.alerts:
+
+    def observe_alerts(self, alerts: Iterable[Any]) -> None:
+        for alert in alerts:
             self.alerts.labels(str(alert.rule), str(alert.state)).inc()
 
     def observe_redelivered(self, topic: str, n: int) -> None:
@@ -362,6 +368,21 @@ def meter_flush(sink: Any, metrics: PipelineMetrics) -> None:
                     metrics.observe_redelivered(records[0][0], sink.stats.skipped - before)
 
     sink.flush = flush
+
+
+def meter_alerts(sink: Any, metrics: PipelineMetrics) -> None:
+    """Count the alerts `sink.publish_alerts` has published (set by the app: call this after it), batch's
+    and tick's alike. A publication that raised stops the worker; its alerts are not counted."""
+    inner: Callable[[list[Any]], Awaitable[None]] = sink.publish_alerts
+
+    async def publish_alerts(alerts: list[Any]) -> None:
+        await inner(alerts)
+        try:
+            metrics.observe_alerts(alerts)
+        except Exception:  # a metric must never stop a publication
+            log.exception("counting published alerts for the metrics failed")
+
+    sink.publish_alerts = publish_alerts
 
 
 # -- the HTTP endpoints -------------------------------------------------------------------------------
