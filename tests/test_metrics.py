@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sno.core.topics import ALERTS_TOPIC, TOPICS
 from sno.runtime.broker import LocalBroker
+from tests.alert_history import messages
 from tests.conftest import sno_env
 from tests.eventgen import events
 from tests.kafka_util import produce_lines, read_topic, topic_and_key
@@ -337,6 +338,45 @@ def test_the_alertmanager_flag_wins_over_the_environment(broker: str, tmp_path: 
     finally:
         proc.kill()
         proc.wait(30)
+
+
+def test_an_unreachable_alertmanager_is_one_json_warning_per_failing_state_with_the_alert_ids(
+    fresh_broker: LocalBroker, tmp_path: Path
+) -> None:
+    """Two posts fail (nothing listens on the port): one WARNING, a JSON line naming the alerts it could
+    not deliver; the second post, failing the same way, is counted rather than logged again."""
+    port, closed = free_port(), free_port()
+    stderr = tmp_path / "worker.err"
+    env = sno_env(SNO_LOG_FORMAT="json", SNO_METRICS_HOST="127.0.0.1",
+                  SNO_ALERTMANAGER=f"http://127.0.0.1:{closed}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sno.cli", "worker", "--broker", fresh_broker.bootstrap, "--store",
+         str(tmp_path / "store"), "--metrics-port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=stderr.open("wb"), env=env, cwd=tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def published_and_posted() -> int:  # counted once published: on sno.alerts and posted (in vain)
+        return sum(counted_alerts(samples(get(f"{url}/metrics")[1].decode())).values())
+
+    try:
+        wait_for(lambda: get(f"{url}/healthz")[0] == 200, 60, "/healthz to answer 200")
+        # R18: 46 messages in one second, one over the MijnOverheid limit; then another such second
+        for n, second in enumerate((MINUTE, MINUTE + timedelta(minutes=1)), start=1):
+            produce_lines(fresh_broker.bootstrap, [orjson.dumps(m) for m in messages(second, 46)])
+            wait_for(lambda n=n: published_and_posted() >= n, 90, f"alert {n} to be published")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    text = stderr.read_text(encoding="utf-8")
+    assert "Logging error" not in text and "Traceback" not in text
+    entries = [json.loads(line) for line in text.splitlines() if line.strip()]  # every line is JSON
+    (warning,) = [e for e in entries if "did not take" in e["message"]]
+    assert warning["level"] == "WARNING" and warning["logger"] == "streams.app"
+    assert f"127.0.0.1:{closed}" in warning["message"] and "1 alert(s)" in warning["message"]
+    fired = [a for a in published_alerts(fresh_broker.bootstrap) if a["rule"] == "mijnoverheid_limit"]
+    first = min(fired, key=lambda a: datetime.fromisoformat(a["event_time"]))
+    assert len(fired) >= 2 and warning["alert_id"] == [first["alert_id"]]
 
 
 # --- JSON logs ------------------------------------------------------------------------------------------
