@@ -18,6 +18,7 @@ from typing import Any
 import faust
 import orjson
 
+from sno.alertmanager import PostResult, post_alerts
 from sno.core.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, INPUT_TOPICS
 from streams.settings import PipelineSettings
 
@@ -79,6 +80,35 @@ class _App(faust.App):  # type: ignore[misc]
         return consumer
 
 
+class AlertmanagerLog:
+    """What became of the posts to Alertmanager, logged once per change of state (sno/runtime/logs.py):
+    the first post it does not take is one WARNING with the ids of the alerts it carried (`alert_id`);
+    the posts that fail after it with the same error are counted, not logged; the first post taken
+    again is one INFO line with those counts. The alerts themselves are on `sno.alerts` either way."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        #: the error of the failing state (None: Alertmanager takes the posts)
+        self.error: str | None = None
+        self.failed_posts = 0
+        self.failed_alerts = 0
+
+    def record(self, result: PostResult) -> None:
+        if result.ok:
+            if self.error is not None:
+                log.info("Alertmanager at %s takes alerts again; %d post(s) with %d alert(s) failed before",
+                         self.url, self.failed_posts, self.failed_alerts)
+                self.error, self.failed_posts, self.failed_alerts = None, 0, 0
+            return
+        self.failed_posts += 1
+        self.failed_alerts += len(result.failed)
+        if result.error == self.error:
+            return
+        self.error = result.error
+        log.warning("Alertmanager at %s did not take %d alert(s): %s", self.url, len(result.failed),
+                    result.error, extra={"alert_id": [str(a.get("alert_id")) for a in result.failed]})
+
+
 def build_app(settings: PipelineSettings, sink: Any,
               on_batch: Callable[[int], None] | None = None) -> faust.App:
     """A Faust app whose agents feed `sink.flush(records)` (an awaitable) with raw record batches."""
@@ -117,20 +147,17 @@ def build_app(settings: PipelineSettings, sink: Any,
     sink.publish_deadletters = publish_deadletters
 
     alerts_topic = app.topic(ALERTS_TOPIC, value_serializer="raw", key_serializer="raw")
+    forwarding = AlertmanagerLog(settings.alertmanager) if settings.alertmanager else None
 
     async def publish_alerts(alerts: list[Any]) -> None:
         """To `sno.alerts` keyed by alert id (a consumer de-duplicates by it), then to Alertmanager."""
         sent = [await alerts_topic.send(key=alert.alert_id.encode(), value=orjson.dumps(alert.as_json()))
                 for alert in alerts]
         await asyncio.gather(*sent)  # delivered, not only buffered
-        if settings.alertmanager:
-            from sno.alertmanager import post_alerts
-
-            result = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: post_alerts(settings.alertmanager, alerts))
-            if not result.ok:
-                log.warning("Alertmanager at %s did not take %d alert(s): %s", settings.alertmanager,
-                            result.failed, result.error)
+        if forwarding is not None:
+            url = forwarding.url
+            forwarding.record(await asyncio.get_running_loop().run_in_executor(
+                None, lambda: post_alerts(url, alerts)))
 
     sink.publish_alerts = publish_alerts
 

@@ -33,7 +33,13 @@ class RecoveryError(RuntimeError):
 
 class Fenced(RuntimeError):
     """Another worker claimed a partition of this write after this worker claimed it: the write is
-    abandoned (not marked done) and the worker stops, so only the new owner's writes count."""
+    abandoned (not marked done) and the worker stops, so only the new owner's writes count. `topic` and
+    `partition` name that partition (the log lines carry them)."""
+
+    def __init__(self, message: str, topic: str | None = None, partition: int | None = None) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.partition = partition
 
 
 #: event time kept in the de-duplication memory behind a partition's newest: the contract's window plus
@@ -102,7 +108,8 @@ class Ledger:
                 raise Fenced(
                     f"{topic}/{partition} was claimed by {owner} (generation {generation}) while this "
                     f"worker ({self.member}, generation {self.generation}) had a write of it in flight; "
-                    f"the write is abandoned and this worker stops, so that only the new owner's count"
+                    f"the write is abandoned and this worker stops, so that only the new owner's count",
+                    str(topic), int(partition),
                 )
 
     def token_ranges(self, token: str) -> dict[TP, tuple[int, int]]:

@@ -121,6 +121,11 @@ class EventProcessor:
                 why = Rejected(
                     UNPROCESSABLE, f"the event could not be folded ({type(exc).__name__}: {exc})", None, kind
                 )
+                # a valid event the fold cannot handle is a bug or an unforeseen value: people must look
+                log.warning("%s/%d offset %d: a valid %s event could not be folded and is dead-lettered "
+                            "(%s): %s: %s", topic, partition, offset, kind, UNPROCESSABLE,
+                            type(exc).__name__, exc,
+                            extra={"topic": topic, "partition": partition, "offset": offset})
                 self._dead_letter(work, why, topic, partition, offset, raw)
                 continue
             work.items.append(item)
@@ -273,7 +278,8 @@ class EventProcessor:
         try:
             batch.alerts += self.alerts.observe(record, source)
         except Exception:  # alerts are best effort; the rollups, the KPIs' truth, go on
-            log.exception("the alert engine failed on a %s event", record.get("type"))
+            log.exception("the alert engine failed on a %s event of %s/%d", record.get("type"), *source,
+                          extra={"topic": source[0], "partition": source[1]})
 
     @staticmethod
     def _dead_letter(work: _Pass, rejected: Rejected, topic: str, partition: int, offset: int,

@@ -89,6 +89,12 @@ class Stats:
     write_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
 
+def _context(exc: BaseException) -> dict[str, Any] | None:
+    """The log context an error carries (a fenced write: the partition another worker claimed)."""
+    context = {key: getattr(exc, key, None) for key in ("topic", "partition")}
+    return {key: value for key, value in context.items() if value is not None} or None
+
+
 class ClickHouseSink:
     """Owns the store while the worker runs; all ClickHouse calls go through one thread, in order."""
 
@@ -344,11 +350,13 @@ class ClickHouseSink:
                     self._gaps[tp] = (want, offset)
                     refused[tp] = want
                     log.warning("%s/%d: offset %d delivered while %d is next; seeking back to it",
-                                tp[0], tp[1], offset, want)
+                                tp[0], tp[1], offset, want,
+                                extra={"topic": tp[0], "partition": tp[1], "offset": offset})
                     continue
                 if self.reseek is not None:
                     log.info("%s/%d: offsets %d-%d are not on the broker; going on from %d",
-                             tp[0], tp[1], want, offset - 1, offset)
+                             tp[0], tp[1], want, offset - 1, offset,
+                             extra={"topic": tp[0], "partition": tp[1], "offset": offset})
             self._gaps.pop(tp, None)
             expected[tp] = offset + 1
             fresh.append(record)
@@ -463,7 +471,7 @@ class ClickHouseSink:
             return
         if self.fatal is None and not isinstance(exc, asyncio.CancelledError):
             self.fatal = exc
-            log.critical("stopping the worker: %s: %s", type(exc).__name__, exc)
+            log.critical("stopping the worker: %s: %s", type(exc).__name__, exc, extra=_context(exc))
             os.kill(os.getpid(), signal.SIGTERM)
             if self.on_fatal is not None:
                 self.on_fatal(exc)
@@ -502,7 +510,8 @@ class ClickHouseSink:
                 raise  # the worker is stopping; what was not written is read again after the restart
             except BaseException as exc:  # the ledger makes the restart exact; carrying on would not be
                 if self._error is None:
-                    log.error("folding or writing a batch failed: %s: %s", type(exc).__name__, exc)
+                    log.error("folding or writing a batch failed: %s: %s", type(exc).__name__, exc,
+                              extra=_context(exc))
                     self._error = exc
                 self._fatal(exc)
             finally:

@@ -143,7 +143,13 @@ def _run_worker(settings: PipelineSettings, drain: bool, gate: Callable[[], bool
                 gone_after: float) -> WorkerResult:
     from sno.runtime import logs
     from sno.runtime.clusterwatch import ClusterWatch
-    from sno.runtime.metrics import MeteredProcessor, MetricsServer, PipelineMetrics, meter_flush
+    from sno.runtime.metrics import (
+        MeteredProcessor,
+        MetricsServer,
+        PipelineMetrics,
+        meter_alerts,
+        meter_flush,
+    )
     from sno.runtime.topics import cluster_id, ensure_topics
     from streams.app import build_app
 
@@ -196,6 +202,7 @@ def _run_worker(settings: PipelineSettings, drain: bool, gate: Callable[[], bool
                                       **({"engine": [engine_pid]} if engine_pid else {})}
         bar = _progress_bar() if progress else None
         app = build_app(settings, sink, on_batch=(bar.update if bar is not None else None))
+        meter_alerts(sink, metrics)  # wraps the publisher the app has just set
         outcome: dict[str, Any] = {"drained": False, "quiet_since": None, "batches": -1}
         stopping.outcome = outcome
         watch = stopping.watch = ClusterWatch(settings.broker, epoch, lambda _gone: deadline.arm(),

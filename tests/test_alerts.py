@@ -697,6 +697,28 @@ def test_a_restart_in_the_middle_continues_with_the_changes_still_due() -> None:
     assert summary(half) | summary(rest) == summary(whole)
 
 
+def test_a_restart_that_sees_no_event_before_its_clock_ticks_keeps_an_open_incidents_clocks_firing() -> None:
+    """The worker's clock ticks within seconds of a restart, before any new event: the restored engine
+    knows no event time yet, so an open incident's clock crossings (decided by time passing, not by a
+    snapshot) are not on its timeline. Absent from it, they once resolved as "superseded by a later
+    snapshot" at every restart, and never fired again (an id that resolved never fires again)."""
+    snapshot = incident("I7", "2026-04-02T10:00:00+02:00", "2026-04-02T10:00:00+02:00",
+                        notified="2026-04-02T10:10:00+02:00")
+    first = only(settle(engine(), [snapshot, "2026-04-02T16:30:00+02:00"]), "incident_clock")
+    assert [a.subject for a in first] == ["I7 P1 50%", "I7 P1 80%", "I7 P1 100%"]
+    e = engine("2026-04-02T16:31:00+02:00")
+    e.restore([a.to_json() for a in first], [snapshot])
+    assert feed(e, [IDLE]) == []  # the tick after the restart
+    assert e.advance(drained=True) == []  # a drain that found nothing new
+    assert settle(e, ["2026-04-02T16:40:00+02:00"]) == []  # event time known again: they still hold
+    resolved = incident("I7", "2026-04-02T17:00:00+02:00", "2026-04-02T10:00:00+02:00", status="resolved",
+                        resolved="2026-04-02T17:00:00+02:00", notified="2026-04-02T10:10:00+02:00")
+    out = only(settle(e, [resolved]), "incident_clock")
+    assert {(a.subject, a.state, a.event_time) for a in out} == {
+        (s, "resolved", at("2026-04-02T17:00:00+02:00")) for s in ("I7 P1 50%", "I7 P1 80%", "I7 P1 100%")
+    }
+
+
 def test_a_restored_firing_burn_episode_is_resolved_by_the_new_engine() -> None:
     """A whole alert row given to restore lets the new engine end an episode it did not start."""
     start = at("2026-04-02T10:00:00+02:00")

@@ -9,6 +9,8 @@ event-time order (`sno.core.judge.reference_report` does the same).
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -27,6 +29,7 @@ from sno.core.dedup import Deduplicator, event_time
 from sno.core.intervals import instant_key
 from sno.core.topics import TOPICS
 from sno.rollups import read_inputs
+from sno.runtime.logs import JsonFormatter
 from sno.runtime.store import Store
 from streams.processor import EventProcessor, owner_partition
 from streams.sink import ClickHouseSink, Fenced
@@ -390,10 +393,12 @@ def test_three_workers_killed_stalled_and_rebalanced_on_one_served_store_equal_a
 
 
 def test_a_worker_whose_partition_was_claimed_by_a_newer_generation_abandons_its_write(
-    shared_store: Store, sigterm_caught: list[int]  # noqa: F811 (the fixture imported below)
+    shared_store: Store, sigterm_caught: list[int],  # noqa: F811 (the fixture imported below)
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Fencing: the stalled worker's write leaves only its `pending` row; the new owner's count stands,
-    and recovery takes the newest generation's write, not the abandoned one (streams/README.md)."""
+    and recovery takes the newest generation's write, not the abandoned one (streams/README.md). Its
+    log lines name the partition that was claimed."""
     _clear(shared_store)
     lines = month_lines(20, 3)
     records = [(TOPIC, 0, i, line) for i, line in enumerate(lines)]
@@ -417,6 +422,11 @@ def test_a_worker_whose_partition_was_claimed_by_a_newer_generation_abandons_its
 
     fatal, third = asyncio.run(scenario())
     assert isinstance(fatal, Fenced) and sigterm_caught  # the fenced worker stops itself
+    fenced = [r for r in caplog.records if r.name == "streams.sink" and "Fenced" in r.getMessage()]
+    assert [(r.levelno, r.topic, r.partition) for r in fenced] == [  # type: ignore[attr-defined]
+        (logging.ERROR, TOPIC, 0), (logging.CRITICAL, TOPIC, 0)]
+    line = json.loads(JsonFormatter().format(fenced[0]))
+    assert (line["topic"], line["partition"]) == (TOPIC, 0)
     assert shared_store.query("SELECT count() FROM sno_seen")[0][0] == 15
     states = shared_store.query("SELECT state, to_offset FROM sno_ledger ORDER BY claim, state")
     assert states == [("pending", 9), ("pending", 14), ("done", 14)]
@@ -425,12 +435,13 @@ def test_a_worker_whose_partition_was_claimed_by_a_newer_generation_abandons_its
 
 
 def test_records_delivered_beyond_a_gap_are_refused_and_read_again_so_none_is_lost(
-    shared_store: Store,
+    shared_store: Store, caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The consumer may deliver records fetched from the committed offset (ahead of the ledger: acks
     follow hand-over, not writes) before the assignment's seek back to the ledger takes effect. Taken,
     they would make the records in between look re-delivered when they come: lost. The sink refuses
-    them and seeks back; a gap the broker returns again after that seek is real and passed."""
+    them and seeks back; a gap the broker returns again after that seek is real and passed. Each
+    refusal is logged with the topic, partition and offset of the record refused."""
     _clear(shared_store)
     lines = month_lines(30, 5)
     records = [(TOPIC, 0, i, line) for i, line in enumerate(lines)]
@@ -454,6 +465,9 @@ def test_records_delivered_beyond_a_gap_are_refused_and_read_again_so_none_is_lo
         await sink.close()
 
     asyncio.run(scenario())
+    refused = [r for r in caplog.records if r.name == "streams.sink" and "seeking back" in r.getMessage()]
+    assert [(r.levelno, r.topic, r.partition, r.offset) for r in refused] == [  # type: ignore[attr-defined]
+        (logging.WARNING, TOPIC, 0, 5), (logging.WARNING, TOPIC, 0, 20)]
     kept = lines[:10] + lines[20:]
     assert shared_store.query("SELECT count() FROM sno_seen")[0][0] == 20
     assert read_inputs(shared_store) == reference_inputs(kept)[0]

@@ -145,10 +145,11 @@ def test_readiness_needs_partitions_and_writes_while_records_wait() -> None:
     assert metrics.is_ready()[0]
     metrics.update(_Consumer(500), sink)  # records wait, assigned just now: writing
     assert metrics.is_ready()[0]
-    metrics._assigned_at -= 120  # assigned two minutes ago, nothing written since
+    metrics._assigned_at -= 120  # assigned two minutes ago, records waiting since, nothing written
+    metrics._pending_since -= 120  # type: ignore[operator]
     metrics.update(_Consumer(500), sink)
     ready, reason = metrics.is_ready()
-    assert not ready and "490 records to write" in reason
+    assert not ready and "490 records to write and nothing written for 120 s" in reason
     sink.stats.last_write_at = time.time()
     metrics.update(_Consumer(500), sink)
     assert metrics.is_ready()[0]
@@ -156,6 +157,42 @@ def test_readiness_needs_partitions_and_writes_while_records_wait() -> None:
     metrics.update(_Consumer(500), sink)
     assert metrics.alive() == (False, "stopping: OSError: disk full")
     assert not metrics.is_ready()[0]
+
+
+def test_an_idle_worker_past_the_limit_stays_ready_while_it_writes_the_records_that_resume(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Idle (nothing to write) for ten minutes, so the last write and the assignment are older than the
+    limit: records that come now have waited for no time, and the worker writing them is ready. The
+    stall is timed from when they began to wait. (The stand-ins: a real idle period and stall take
+    minutes.)"""
+    metrics, sink = PipelineMetrics(), _Sink()
+    sink.assigned = {("sno.messages", 0)}
+    sink.positions = {("sno.messages", 0): 9}
+    sink.stats.last_write_at = time.time() - 600
+    metrics.update(_Consumer(10), sink)
+    metrics._assigned_at -= 600
+    metrics.update(_Consumer(10), sink)
+    assert metrics.is_ready() == (True, "1 partitions assigned, nothing to write")
+    caplog.set_level(logging.INFO, logger="sno.runtime.metrics")
+    metrics.update(_Consumer(68), sink)  # traffic resumes: 58 records wait
+    assert metrics.is_ready() == (True, "1 partitions assigned, 58 records to write, writing")
+    sink.in_flight = 1  # handed over and being written
+    sink.positions = {("sno.messages", 0): 67}
+    metrics.update(_Consumer(68), sink)
+    assert metrics.is_ready()[0]
+    sink.in_flight, sink.stats.last_write_at = 0, time.time()  # written
+    metrics.update(_Consumer(68), sink)
+    assert metrics.is_ready() == (True, "1 partitions assigned, nothing to write")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # never "not ready"
+    # and a stall still shows: records waiting for longer than the limit, nothing written meanwhile
+    metrics.update(_Consumer(100), sink)
+    assert metrics.is_ready()[0]
+    metrics._pending_since -= 61  # type: ignore[operator]
+    sink.stats.last_write_at -= 61
+    metrics.update(_Consumer(100), sink)
+    assert metrics.is_ready() == (
+        False, "32 records to write and nothing written for 61 s while they wait (limit 60 s)")
 
 
 def test_health_fails_when_the_event_loop_stops_beating() -> None:

@@ -3,7 +3,9 @@ from every process, and SNO_ALERTMANAGER, on one `sno worker --metrics-port` run
 and the embedded store (docs/interfaces.md: `sno worker [--metrics-port 9464]`).
 
 Needs Debian's `prometheus` (2.x) for the scrape tests and `prometheus-alertmanager` for the forwarding
-test (.ci/system-deps installs both); each skips with the reason when its program is absent.
+test (.ci/system-deps installs both); each skips with the reason when its program is absent. Alertmanager
+notifies a webhook receiver of the test's own, so what it was sent can be checked whenever the test runs
+(its API lists only alerts still firing).
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +34,12 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sno.core.topics import TOPICS
+from sno.core.topics import ALERTS_TOPIC, TOPICS
 from sno.runtime.broker import LocalBroker
+from tests.alert_history import messages
 from tests.conftest import sno_env
 from tests.eventgen import events
-from tests.kafka_util import produce_lines, topic_and_key
+from tests.kafka_util import produce_lines, read_topic, topic_and_key
 from tests.test_pipeline import reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +123,9 @@ class Running:
     rejected: int
     reasons: dict[str, int]
     alertmanager: str | None
+    bootstrap: str
+    #: the notifications Alertmanager sent its receiver (webhook bodies), in the order received
+    notified: list[dict[str, Any]] = field(default_factory=list)
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         status, body = get(f"{self.url}/metrics")
@@ -127,10 +136,42 @@ class Running:
         return [line for line in self.stderr.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _start_alertmanager(folder: Path) -> tuple[subprocess.Popen[bytes] | None, str | None]:
+def counted_alerts(scraped: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> Counter[tuple[str, str]]:
+    """`sno_alerts_total` as (rule, state) -> alerts."""
+    return Counter({(dict(labels)["rule"], dict(labels)["state"]): int(value)
+                    for labels, value in values(scraped, "sno_alerts_total").items() if value})
+
+
+def published_alerts(bootstrap: str) -> list[dict[str, Any]]:
+    return [orjson.loads(value) for _, value in read_topic(bootstrap, ALERTS_TOPIC)]
+
+
+def _start_receiver(notified: list[dict[str, Any]]) -> tuple[ThreadingHTTPServer, str]:
+    """A webhook receiver for Alertmanager's notifications, on a loopback port."""
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            notified.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def _start_alertmanager(folder: Path, receiver: str) -> tuple[subprocess.Popen[bytes] | None, str | None]:
+    """Alertmanager notifying `receiver` at once of each alert, firing and resolved (no grouping delay)."""
     if not Path(ALERTMANAGER).exists():
         return None, None
-    (folder / "am.yml").write_text('route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n')
+    (folder / "am.yml").write_text(
+        'route:\n  receiver: test\n  group_wait: 0s\n  group_interval: 1s\n  repeat_interval: 1h\n'
+        f'receivers:\n  - name: test\n    webhook_configs:\n      - url: "{receiver}"\n'
+        '        send_resolved: true\n')
     port = free_port()
     proc = subprocess.Popen([ALERTMANAGER, f"--config.file={folder / 'am.yml'}",
                              f"--storage.path={folder / 'am-data'}", f"--web.listen-address=127.0.0.1:{port}",
@@ -157,7 +198,9 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         result = validate(line)
         assert isinstance(result, Rejected)
         reasons[result.reason] = reasons.get(result.reason, 0) + 1
-    am_proc, am_url = _start_alertmanager(folder)
+    notified: list[dict[str, Any]] = []
+    receiver, receiver_url = _start_receiver(notified)
+    am_proc, am_url = _start_alertmanager(folder, receiver_url)
     broker = LocalBroker().start()
     port = free_port()
     stderr, stdout = folder / "worker.err", folder / "worker.out"
@@ -174,7 +217,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         wait_for(lambda: get(f"{url}/healthz")[0] == 200, 60, "/healthz to answer 200")
         produce_lines(broker.bootstrap, lines)
         run = Running(url, port, proc, stderr, stdout, lines, len(valid) + len(capacity) - duplicates,
-                      duplicates, len(invalid), reasons, am_url)
+                      duplicates, len(invalid), reasons, am_url, broker.bootstrap, notified)
 
         def settled() -> bool:
             scraped = run.metrics()
@@ -195,6 +238,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         if am_proc is not None:
             am_proc.terminate()
             am_proc.wait(10)
+        receiver.shutdown()
+        receiver.server_close()
 
 
 # --- /metrics ----------------------------------------------------------------------------------------
@@ -253,6 +298,25 @@ def test_alert_state_changes_are_counted_by_rule_and_state(running: Running) -> 
     assert alerts[("capacity_exceeded", "resolved")] == 1
 
 
+def test_every_alert_on_sno_alerts_is_counted_once_those_the_clocks_tick_raised_included(
+    running: Running,
+) -> None:
+    """After the last batch, the clock's tick decides what waited for a quiet source (idle_source_seconds,
+    alerts.toml): alerts emitted after the last ledger write can only be the tick's. The counter must
+    hold them too, so it is compared with sno.alerts once such an alert is there."""
+    def tick_counted() -> Any:
+        published = published_alerts(running.bootstrap)
+        scraped = running.metrics()
+        (last_write,) = values(scraped, "sno_ledger_last_write_timestamp_seconds").values()
+        by_tick = [a for a in published if datetime.fromisoformat(a["emitted_at"]).timestamp() > last_write]
+        counted = counted_alerts(scraped)
+        return by_tick and counted == Counter((a["rule"], a["state"]) for a in published) and (
+            by_tick, counted)
+
+    by_tick, counted = wait_for(tick_counted, 120, "the tick's alerts, counted as published", step=1.0)
+    assert sum(counted.values()) > len(by_tick) > 0
+
+
 def test_the_worker_exports_its_own_and_its_child_processes_figures(running: Running) -> None:
     scraped = running.metrics()
     assert values(scraped, "process_resident_memory_bytes")[()] > 10_000_000
@@ -281,13 +345,14 @@ def test_the_worker_reads_sno_alertmanager_and_forwards_the_alerts_there(running
     info = values(running.metrics(), "sno_worker_info")
     (labels,) = info
     assert dict(labels)["alertmanager"] == running.alertmanager
-    status, body = get(f"{running.alertmanager}/api/v2/alerts?active=true&silenced=true&inhibited=true")
-    assert status == 200
-    # Alerts still firing are listed (a resolved one has left the active list): each is one the worker
-    # counted as fired.
-    names = {a["labels"]["alertname"] for a in json.loads(body)}
-    fired = {dict(labels)["rule"] for labels in values(running.metrics(), "sno_alerts_total")}
-    assert names and names <= fired
+    # What Alertmanager notified its receiver of, whenever this runs: its active list empties once the
+    # alerts resolve (a source gone quiet resolves some about half a minute after the worker settled).
+    notified = wait_for(lambda: [a for n in running.notified for a in n["alerts"]], 60,
+                        "Alertmanager to notify its receiver")
+    published = published_alerts(running.bootstrap)
+    assert {a["labels"]["alert_id"] for a in notified} <= {a["alert_id"] for a in published}
+    names = {a["labels"]["alertname"] for a in notified}
+    assert names and names <= {rule for rule, _state in counted_alerts(running.metrics())}
 
 
 def test_the_alertmanager_flag_wins_over_the_environment(broker: str, tmp_path: Path) -> None:
@@ -306,6 +371,45 @@ def test_the_alertmanager_flag_wins_over_the_environment(broker: str, tmp_path: 
     finally:
         proc.kill()
         proc.wait(30)
+
+
+def test_an_unreachable_alertmanager_is_one_json_warning_per_failing_state_with_the_alert_ids(
+    fresh_broker: LocalBroker, tmp_path: Path
+) -> None:
+    """Two posts fail (nothing listens on the port): one WARNING, a JSON line naming the alerts it could
+    not deliver; the second post, failing the same way, is counted rather than logged again."""
+    port, closed = free_port(), free_port()
+    stderr = tmp_path / "worker.err"
+    env = sno_env(SNO_LOG_FORMAT="json", SNO_METRICS_HOST="127.0.0.1",
+                  SNO_ALERTMANAGER=f"http://127.0.0.1:{closed}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sno.cli", "worker", "--broker", fresh_broker.bootstrap, "--store",
+         str(tmp_path / "store"), "--metrics-port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=stderr.open("wb"), env=env, cwd=tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def published_and_posted() -> int:  # counted once published: on sno.alerts and posted (in vain)
+        return sum(counted_alerts(samples(get(f"{url}/metrics")[1].decode())).values())
+
+    try:
+        wait_for(lambda: get(f"{url}/healthz")[0] == 200, 60, "/healthz to answer 200")
+        # R18: 46 messages in one second, one over the MijnOverheid limit; then another such second
+        for n, second in enumerate((MINUTE, MINUTE + timedelta(minutes=1)), start=1):
+            produce_lines(fresh_broker.bootstrap, [orjson.dumps(m) for m in messages(second, 46)])
+            wait_for(lambda n=n: published_and_posted() >= n, 90, f"alert {n} to be published")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    text = stderr.read_text(encoding="utf-8")
+    assert "Logging error" not in text and "Traceback" not in text
+    entries = [json.loads(line) for line in text.splitlines() if line.strip()]  # every line is JSON
+    (warning,) = [e for e in entries if "did not take" in e["message"]]
+    assert warning["level"] == "WARNING" and warning["logger"] == "streams.app"
+    assert f"127.0.0.1:{closed}" in warning["message"] and "1 alert(s)" in warning["message"]
+    fired = [a for a in published_alerts(fresh_broker.bootstrap) if a["rule"] == "mijnoverheid_limit"]
+    first = min(fired, key=lambda a: datetime.fromisoformat(a["event_time"]))
+    assert len(fired) >= 2 and warning["alert_id"] == [first["alert_id"]]
 
 
 # --- JSON logs ------------------------------------------------------------------------------------------

@@ -3,8 +3,11 @@
 Fed from outside the hot path, so the sink and the fold stay as they are:
 
 - `MeteredProcessor` wraps the processor the sink folds with: every folded batch (in the fold process
-  or in-process) comes back as a `FoldedBatch`, whose counts, dead letters and alerts are counted here.
+  or in-process) comes back as a `FoldedBatch`, whose counts and dead letters are counted here.
   So the fold process's figures are exported by the worker, which holds the one HTTP port.
+- `meter_alerts` wraps `sink.publish_alerts`: an alert is counted once it is on `sno.alerts`, whether a
+  batch's fold or the clock's tick (a source gone quiet) decided it, so `sno_alerts_total` sums to the
+  records published there.
 - `meter_flush` wraps `sink.flush`: the records the sink drops because the ledger already holds their
   offsets (re-deliveries) are counted as `duplicate`, so `sno_records_total` sums to every record read.
 - `PipelineMetrics.update` runs on a Faust timer: consumer lag from the high-water marks of the fetch
@@ -55,7 +58,8 @@ log = logging.getLogger(__name__)
 OUTCOMES = ("counted", "duplicate", "rejected", "forwarded")
 #: the heartbeat (a Faust timer) older than this: the event loop is stuck and `/healthz` says so
 LOOP_STALE_SECONDS = 10.0
-#: with records waiting, a worker that wrote nothing for this long (nor was assigned) is not ready
+#: records waiting this long with nothing written meanwhile (nor an assignment): not ready; an idle
+#: worker's clock starts when records begin to wait, not at its last write
 WRITE_STALE_SECONDS = 60.0
 #: ledger write durations (seconds); a write is one or more merged batches
 WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -135,6 +139,8 @@ class PipelineMetrics:
         self.readiness: tuple[bool, str] = (False, "starting")
         self._assigned: frozenset[tuple[str, int]] = frozenset()
         self._assigned_at = time.time()
+        #: when records began to wait to be written (None: nothing waits); a write stalls only from here
+        self._pending_since: float | None = None
         self._lag_series: set[tuple[str, str]] = set()
         self._ready_log = StateLog(log)
         self._health_log = StateLog(log)
@@ -142,13 +148,16 @@ class PipelineMetrics:
     # -- fed by the fold and the flush ------------------------------------------------------------------
 
     def observe_fold(self, records: Sequence[Any], folded: Any) -> None:
-        """Count one folded batch: its outcomes per topic, its dead letters by reason, its alerts."""
+        """Count one folded batch: its outcomes per topic, its dead letters by reason (its alerts are
+        counted when published: `meter_alerts`)."""
         for (topic, outcome), n in attribute(records, folded).items():
             if n:
                 self.records.labels(topic, outcome).inc(n)
         for _key, value in folded.deadletters:
             self.deadletters.labels(_reason(value)).inc()
-        for alert in folded.alerts:
+
+    def observe_alerts(self, alerts: Iterable[Any]) -> None:
+        for alert in alerts:
             self.alerts.labels(str(alert.rule), str(alert.state)).inc()
 
     def observe_redelivered(self, topic: str, n: int) -> None:
@@ -202,14 +211,21 @@ class PipelineMetrics:
         if not self.health[0]:
             return False, self.health[1]
         if not assigned:
+            self._pending_since = None
             return False, "no input partition assigned"
         if lag == 0 and unknown == 0 and not sink.in_flight:
+            self._pending_since = None
             return True, f"{len(assigned)} partitions assigned, nothing to write"
-        progress = max(stats.last_write_at or 0.0, self._assigned_at)
+        if self._pending_since is None:
+            self._pending_since = now
+        # Stalled: nothing written for the limit while records wait. From the last write, the assignment,
+        # or the moment records began to wait, whichever is latest: a worker idle for longer than the
+        # limit is not stalled the moment traffic resumes.
+        progress = max(stats.last_write_at or 0.0, self._assigned_at, self._pending_since)
         if now - progress <= WRITE_STALE_SECONDS:
             return True, f"{len(assigned)} partitions assigned, {lag} records to write, writing"
-        return False, (f"{lag} records to write and nothing written for {now - progress:.0f} s "
-                       f"(limit {WRITE_STALE_SECONDS:.0f} s)")
+        return False, (f"{lag} records to write and nothing written for {now - progress:.0f} s while they "
+                       f"wait (limit {WRITE_STALE_SECONDS:.0f} s)")
 
     def alive(self) -> tuple[bool, str]:
         """`/healthz`: the event loop beats and the worker is not stopping."""
@@ -352,6 +368,21 @@ def meter_flush(sink: Any, metrics: PipelineMetrics) -> None:
                     metrics.observe_redelivered(records[0][0], sink.stats.skipped - before)
 
     sink.flush = flush
+
+
+def meter_alerts(sink: Any, metrics: PipelineMetrics) -> None:
+    """Count the alerts `sink.publish_alerts` has published (set by the app: call this after it), batch's
+    and tick's alike. A publication that raised stops the worker; its alerts are not counted."""
+    inner: Callable[[list[Any]], Awaitable[None]] = sink.publish_alerts
+
+    async def publish_alerts(alerts: list[Any]) -> None:
+        await inner(alerts)
+        try:
+            metrics.observe_alerts(alerts)
+        except Exception:  # a metric must never stop a publication
+            log.exception("counting published alerts for the metrics failed")
+
+    sink.publish_alerts = publish_alerts
 
 
 # -- the HTTP endpoints -------------------------------------------------------------------------------

@@ -193,6 +193,12 @@ class TimelineRule:
         if gate and not waiting:
             for aid in sorted(self.by_group.get(group.key, ())):
                 if self.sent.get(aid) == "firing" and aid not in simulated:
+                    if horizon is None:
+                        # No event seen since a restart: what time passing decided (an open incident's
+                        # clock crossing) is not on the timeline yet, so absent from it proves nothing.
+                        # Judged again once event time is known (its horizon only moves forward).
+                        waiting = True
+                        continue
                     out.append(self._supersede(group, aid))
             group.dirty = False
             group.due = due
