@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,17 @@ import orjson
 import pytest
 
 from schemas.validate import Accepted, validate
+from sno.core.buckets import MonthInputs
 from sno.core.calendar import Month
 from sno.core.catalogue import load_catalogue
 from sno.core.judge import judge_month, reference_report
 from sno.core.reporting import NO_EVENTS_NOTE
+from sno.core.rules.mijnoverheid import MessageTotals, MijnOverheidMeasures
+from sno.core.snapshots import Snapshots
 from sno.report.i18n import Messages, messages
-from sno.report.load import check_arguments, load_month, load_year, read_month_compact
+from sno.report.load import MonthReport, check_arguments, load_month, load_year, read_month_compact
 from sno.report.pdf import CHROMIUM_FLAGS, PdfError, chromium_path, render_pdf
-from sno.report.render import render_month, render_year
+from sno.report.render import html_month, render_month, render_year
 from sno.rollups import read_month_inputs, read_snapshots
 from sno.runtime.broker import LocalBroker
 from sno.runtime.store import StoreLock, open_store
@@ -668,3 +672,124 @@ def test_sno_report_year_prints_every_month_in_one_table(store: Path, tmp_path: 
 def test_check_arguments_accepts_the_first_month_of_a_version() -> None:
     """R5: Machtigen 2.1 is in force from February 2026."""
     assert str(check_arguments("digid-machtigen", "production", "2026-02", load_catalogue())) == "2026-02"
+
+
+# --- a month of many afnemers (R23) -----------------------------------------------------------------------
+
+#: The days on which an afnemer's messages were not all processed: (day, afnemer) → (rejected, pending);
+#: all in the first five days, so that a month of 5 days and one of 30 have the same ones.
+MISSED = {(3, 0): (1, 0), (3, 12): (2, 0), (5, 7): (0, 1), (5, 39): (1, 1)}
+
+
+def _afnemer(a: int) -> str:
+    return f"{a + 1:020d}"
+
+
+def _many_afnemers(afnemers: int, days: int) -> MonthReport:
+    """A MijnOverheid April 2026 of ``afnemers`` afnemers offering messages on each of ``days`` days, judged
+    by the rules from measures made here, as ClickHouse sums them for ``sno report`` (R18, R19, R23)."""
+    rows = []
+    for d in range(1, days + 1):
+        for a in range(afnemers):
+            offered = 1 + (a + d) % 7
+            rejected, pending = MISSED.get((d, a), (0, 0))
+            rows.append((date(2026, 4, d), _afnemer(a), offered, offered - rejected - pending, rejected))
+    totals = MessageTotals(
+        count=sum(r[2] for r in rows), processed=sum(r[3] for r in rows), rejected=sum(r[4] for r in rows)
+    )
+    measures = MijnOverheidMeasures(
+        messages=totals,
+        messages_per_hour=(),
+        messages_peak_second=None,
+        messages_per_day=tuple(rows),
+        notifications_per_hour=(),
+        notifications_out_of_order=None,
+        notifications_compared=0,
+        api_per_hour=(),
+        abonnement_per_night=(),
+    )
+    month, catalogue = Month(2026, 4), load_catalogue()
+    report = judge_month(
+        "mijnoverheid", "production", month, MonthInputs(), Snapshots(), catalogue, mijnoverheid=measures
+    )
+    return MonthReport(report=report)
+
+
+def _missed(afnemers: int, days: int) -> list[tuple[int, str]]:
+    """The missed days of ``_many_afnemers(afnemers, days)`` as (day of April, afnemer), in date order."""
+    return sorted((d, _afnemer(a)) for d, a in MISSED if d <= days and a < afnemers)
+
+
+def _kpi_html(html: str, kpi_id: str) -> str:
+    """The HTML of one KPI's block, from its heading to the next KPI's or the section's end."""
+    start = html.index(f'id="kpi-{kpi_id}"')
+    ends = [i for i in (html.find('<div class="kpi">', start), html.find("</section>", start)) if i >= 0]
+    return html[start : min(ends)]
+
+
+@pytest.mark.parametrize(("lang", "public"), [("nl", False), ("nl", True), ("en", False)])
+def test_the_daily_counts_per_afnemer_are_a_row_per_afnemer_and_the_missed_days_in_full(
+    lang: str, public: bool
+) -> None:
+    """R23 for people: 40 afnemers × 30 days are 1,200 day figures. HTML (page and PDF) and Markdown show a
+    row per afnemer and, in full, the 4 days on which not every message offered was processed: rows
+    bounded by afnemers + those days, not afnemers × days. They say that CSV and JSON hold every day, and
+    those two keep all 1,200 items with the keys of docs/interfaces.md."""
+    afnemers, days = 40, 30
+    month = _many_afnemers(afnemers, days)
+    m = messages(lang)
+    missed = [(m.date(date(2026, 4, d)), a) for d, a in _missed(afnemers, days)]
+    assert len(missed) == len(MISSED)
+    elsewhere = m.plural("afnemer_days_elsewhere", afnemers * days, rows=m.number(afnemers * days))
+    header_rows = 2  # the afnemers' table's and the missed days' table's
+
+    page = render_month(month, "html", public=public, lang=lang)
+    for html in (page, html_month(month, public, lang, pdf=True)):  # the page and the page the PDF prints
+        block = _kpi_html(html, "messages_per_afnemer")
+        rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", block, re.S)]
+        assert len(rows) == afnemers + len(missed) + header_rows
+        assert [r[0] for r in rows if len(r) == 8] == [_afnemer(a) for a in range(afnemers)]
+        assert [(r[0], r[1]) for r in rows if len(r) == 5] == missed
+        for text in (m.t("afnemer_month"), m.t("afnemer_days_missed"), elsewhere):
+            assert text in block
+
+    md = render_month(month, "markdown", public=public, lang=lang)
+    section = md[md.index("(`messages_per_afnemer`)") :]
+    section = section[: section.find("\n## ")]
+    lines = [line.strip("| ").split(" | ") for line in section.splitlines() if line.startswith("| ")]
+    assert len(lines) == afnemers + len(missed) + header_rows
+    assert [r[0] for r in lines if len(r) == 8][1:] == [_afnemer(a) for a in range(afnemers)]
+    assert [(r[0], r[1]) for r in lines if len(r) == 5][1:] == missed
+    assert elsewhere in section
+
+    data = orjson.loads(render_month(month, "json", public=public, lang=lang))
+    items = data["kpis"]["messages_per_afnemer"]["items"]
+    assert len(items) == afnemers * days
+    assert {tuple(i) for i in items} == {("date", "afnemer_id", "offered", "processed", "rejected")}
+    csv = render_month(month, "csv", public=public, lang=lang).splitlines()
+    (row,) = [line for line in csv if line.startswith("kpi,") and ",messages_per_afnemer," in line]
+    assert row.count('""date""') == afnemers * days
+
+
+def test_a_month_whose_every_message_was_processed_says_so_under_the_afnemers() -> None:
+    """R23: with no day to list in full, the report says every message offered was processed."""
+    m = messages("nl")
+    block = _kpi_html(render_month(_many_afnemers(3, 2), "html"), "messages_per_afnemer")
+    assert m.t("afnemer_days_missed_none") in block
+    assert len(re.findall(r"<tr>", block)) == 3 + 1  # the afnemers and their header, no second table
+
+
+@NEEDS_POPPLER
+def test_the_mijnoverheid_pdf_does_not_grow_with_the_days_of_its_afnemers(tmp_path: Path) -> None:
+    """The PDF is as long as its afnemers and missed days make it, not afnemers × days: 40 afnemers over
+    30 days print on as many pages as over 5 days with the same missed days (7; a table of every day and
+    afnemer made it 35), and every missed day is in it with its figures."""
+    long_text, long_info = _pdf_text(render_pdf(_many_afnemers(40, 30)), tmp_path, "thirty")
+    _, short_info = _pdf_text(render_pdf(_many_afnemers(40, 5)), tmp_path, "five")
+    pages = int(re.search(r"Pages:\s+(\d+)", long_info)[1])  # type: ignore[index]
+    assert pages == int(re.search(r"Pages:\s+(\d+)", short_info)[1])  # type: ignore[index]
+    assert pages <= 8
+    flat = re.sub(r"\s+", " ", long_text)
+    for d, a in _missed(40, 30):
+        assert re.search(rf"\b{d} april 2026 {a} \d+ \d+ \d+", flat), (d, a)
+    assert "De cijfers per dag en afnemer (1.200 regels) staan volledig in de CSV- en JSON-versie" in flat

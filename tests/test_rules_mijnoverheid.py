@@ -13,7 +13,14 @@ from sno.core.calendar import Month
 from sno.core.catalogue import load_catalogue
 from sno.core.judge import judge_month, reference_report
 from sno.core.rules.common import Context
-from sno.core.rules.mijnoverheid import abonnement_nights, mijnoverheid_measures, night_of
+from sno.core.rules.mijnoverheid import (
+    AfnemerMonth,
+    abonnement_nights,
+    afnemer_months,
+    mijnoverheid_measures,
+    night_of,
+    not_all_processed,
+)
 from sno.core.snapshots import Snapshots
 
 CEST = timezone(timedelta(hours=2))
@@ -192,6 +199,41 @@ def test_daily_counts_per_afnemer_show_offered_processed_and_rejected() -> None:
         }
     ]
     assert k["value"] == 1 and k["status"] == "info"
+
+
+def test_each_afnemers_month_sums_its_days_and_names_its_busiest_day() -> None:
+    """R23: afnemer 1 offers 2 on the 14th (one rejected), 2 on the 15th (one still pending) and 1 on the
+    16th; afnemer 2 offers 1 on the 15th. Per afnemer: days, totals, the busiest day (the earliest of the
+    tied 14th and 15th) and the days on which not every message offered was processed."""
+    one, two = "00000001000000000001", "00000001000000000002"
+    day = timedelta(days=1)
+    events = [
+        message(T, afnemer=one),
+        message(T, status="rejected", processed=None, afnemer=one),
+        message(T + day, afnemer=one),
+        message(T + day, processed=None, afnemer=one),  # accepted, not processed by the month's end
+        message(T + 2 * day, afnemer=one),
+        message(T + day, afnemer=two),
+    ]
+    k = kpis(events)["messages_per_afnemer"].model_dump()
+    assert afnemer_months(k["items"]) == (
+        AfnemerMonth(one, days=3, offered=5, processed=3, rejected=1, busiest_date="2026-04-14",
+                     busiest_offered=2, days_not_all_processed=2),
+        AfnemerMonth(two, days=1, offered=1, processed=1, rejected=0, busiest_date="2026-04-15",
+                     busiest_offered=1, days_not_all_processed=0),
+    )  # fmt: skip
+    assert [(i["date"], i["afnemer_id"]) for i in k["items"] if not_all_processed(i)] == [
+        ("2026-04-14", one),
+        ("2026-04-15", one),
+    ]
+    # The months add up to the KPI's totals, and R19's actual is the same sum.
+    months = afnemer_months(k["items"])
+    assert sum(a.offered for a in months) == k["messages_offered"] == 6
+    assert sum(a.processed for a in months) == k["messages_processed"] == 4
+    assert sum(a.rejected for a in months) == k["messages_rejected"] == 1
+    f = kpis([*events, forecast(one, 5), forecast(two, 2)])["forecast_deviation"].model_dump()
+    assert {i["afnemer_id"]: i["actual"] for i in f["items"]} == {a.afnemer_id: a.offered for a in months}
+    assert afnemer_months([]) == ()
 
 
 def test_kpis_without_events_of_their_kind_have_no_data() -> None:

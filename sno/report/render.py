@@ -14,6 +14,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from markupsafe import Markup
 from sno.core.calendar import Month
 from sno.core.kpi import Kpi, Report
 from sno.core.rules.disruptions import PRIVATE_DISRUPTION_KEYS
+from sno.core.rules.mijnoverheid import afnemer_months, not_all_processed
 from sno.report import charts
 from sno.report.i18n import Messages, messages
 from sno.report.load import MonthReport, YearCell, YearOverview
@@ -43,13 +45,24 @@ Column = tuple[str, str | None, str]
 
 #: How an item key's cells are shown wherever a table has it, by the way of showing (``Cells.cell``).
 _SHOWN_AS: dict[str, tuple[str, ...]] = {
-    "id": ("id",),
+    "id": ("id", "afnemer_id"),
     "period": ("period",),
     "text": ("priority", "title", "function"),
     "value": ("cause", "ddos", "counted", "component", "within", "notified_within_30_min"),
     "sentence": ("why",),
     "instant": ("announced_at", "detected_at", "resolved_at"),
-    "number": ("elapsed_hours", "maintenance_hours", "unavailable_hours"),
+    "date": ("date", "busiest_date"),
+    "number": (
+        "elapsed_hours",
+        "maintenance_hours",
+        "unavailable_hours",
+        "offered",
+        "processed",
+        "rejected",
+        "days",
+        "busiest_offered",
+        "days_not_all_processed",
+    ),
     "hours": ("resolution_hours", "target_hours"),
     "maintenance_kind": ("maintenance_kind",),
 }
@@ -85,6 +98,12 @@ OPEN_COLUMNS = _columns("id priority detected_at elapsed_hours title")
 DISRUPTION_INCIDENT_COLUMNS = _columns(
     "id priority detected_at resolved_at resolution_hours target_hours within notified_within_30_min"
 )
+#: R23's daily counts as people read them: one row per afnemer over the month, and in full only the days
+#: on which not every message offered was processed (CSV and JSON keep every day and afnemer).
+AFNEMER_MONTH_COLUMNS = _columns(
+    "afnemer_id days offered processed rejected busiest_date busiest_offered days_not_all_processed"
+)
+AFNEMER_DAY_COLUMNS = _columns("date afnemer_id offered processed rejected")
 
 
 # --- the public version ---------------------------------------------------------------------------------
@@ -132,6 +151,10 @@ class Cells:
             return ""
         if kind == "instant":
             return m.when(value, self.year)
+        if kind == "date":
+            from datetime import date
+
+            return m.date(date.fromisoformat(str(value)))
         if kind == "number":
             return m.number(value)
         if kind == "hours":
@@ -188,6 +211,7 @@ def _table(cells: Cells, items: list[dict[str, Any]], columns: Iterable[Column])
         return None
     return {
         "title": None,
+        "note": None,
         "headers": [label for label, _, _ in kept],
         "classes": [_CELL_CLASS.get(kind, "") for _, _, kind in kept],
         "numeric": [kind in ("number", "hours") for _, _, kind in kept],
@@ -202,6 +226,7 @@ _CELL_CLASS = {
     "hours": "num",
     "id": "nowrap",
     "instant": "nowrap",
+    "date": "nowrap",
     "period": "nowrap",
     "sentence": "wide",
 }
@@ -257,6 +282,8 @@ def _kpi_tables(cells: Cells, kpi_id: str, kpi: Kpi) -> list[dict[str, Any]]:
             if table is not None:
                 out.append({**table, "title": title})
         return out
+    if kpi_id == "messages_per_afnemer":
+        return _afnemer_tables(cells, items)
     if kpi_id.startswith("incident_resolution_"):
         columns: Iterable[Column] = INCIDENT_COLUMNS
     elif kpi_id == "incidents_open":
@@ -265,6 +292,35 @@ def _kpi_tables(cells: Cells, kpi_id: str, kpi: Kpi) -> list[dict[str, Any]]:
         columns = _generic_columns(items)
     table = _table(cells, items, columns)
     return [{**table, "title": None}] if table is not None else []
+
+
+def _afnemer_tables(cells: Cells, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """R23's daily counts per afnemer for people: a row per afnemer over the month (``afnemer_months``),
+    then in full the days on which not every message offered was processed (``not_all_processed``), and a
+    line saying that every day's figures are in the CSV and JSON. A table of every day and afnemer runs to
+    afnemers × days rows (46 A4 pages at the demo month's 257 afnemers); these to afnemers + those days.
+    Both facts are the core's (sno/core/rules/mijnoverheid.py): nothing is counted here."""
+    m = cells.m
+    months = _table(cells, [asdict(a) for a in afnemer_months(items)], AFNEMER_MONTH_COLUMNS)
+    missed = [i for i in items if not_all_processed(i)]
+    days = _table(cells, missed, AFNEMER_DAY_COLUMNS) or {**_NO_ROWS}
+    elsewhere = m.plural("afnemer_days_elsewhere", len(items), rows=m.number(len(items)))
+    note = elsewhere if missed else f"{m.t('afnemer_days_missed_none')} {elsewhere}"
+    return [
+        *([{**months, "title": m.t("afnemer_month")}] if months is not None else []),
+        {**days, "title": m.t("afnemer_days_missed"), "note": note},
+    ]
+
+
+#: A table without rows: its title and note are shown, no header.
+_NO_ROWS: dict[str, Any] = {
+    "title": None,
+    "note": None,
+    "headers": [],
+    "classes": [],
+    "numeric": [],
+    "rows": [],
+}
 
 
 def ddos_left_out(report: Report) -> list[str]:

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sno.core.buckets import notifications_out_of_order
 from sno.core.calendar import TZ
@@ -28,12 +28,15 @@ from sno.core.rules.common import Context, local_iso
 
 __all__ = [
     "ABONNEMENT_APIS",
+    "AfnemerMonth",
     "MessageTotals",
     "MijnOverheidMeasures",
     "abonnement_nights",
+    "afnemer_months",
     "mijnoverheid_kpis",
     "mijnoverheid_measures",
     "night_of",
+    "not_all_processed",
     "per_hour",
 ]
 
@@ -190,6 +193,59 @@ def mijnoverheid_measures(ctx: Context) -> MijnOverheidMeasures:
     )
 
 
+@dataclass(frozen=True)
+class AfnemerMonth:
+    """One afnemer's month of R23's daily counts (the ``messages_per_afnemer`` items of that afnemer).
+
+    ``offered`` is also the afnemer's actual of R19 (``forecast_deviation``). The busiest day is the day
+    with the most messages offered, the earliest on a tie; ``days_not_all_processed`` counts the days for
+    which :func:`not_all_processed` holds.
+    """
+
+    afnemer_id: str
+    #: Local days with at least one message offered.
+    days: int
+    offered: int
+    processed: int
+    rejected: int
+    #: ISO date of the busiest day, and the messages offered on it.
+    busiest_date: str
+    busiest_offered: int
+    days_not_all_processed: int
+
+
+def not_all_processed(item: Mapping[str, Any]) -> bool:
+    """R23: on this day (a ``messages_per_afnemer`` item) not every message the afnemer offered was
+    processed: some were rejected, or are still pending at the month's end. These are the days an afnemer
+    has to act on (the SNO asks it to handle rejected messages, e.g. offer them again)."""
+    return int(item["processed"]) < int(item["offered"])
+
+
+def afnemer_months(items: Iterable[Mapping[str, Any]]) -> tuple[AfnemerMonth, ...]:
+    """The ``messages_per_afnemer`` items (one per local day and afnemer, R23) summed per afnemer over the
+    month, ordered by afnemer id: what the report shows people per afnemer, and R19's actual."""
+    per: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for item in items:
+        per[str(item["afnemer_id"])].append(item)
+    out = []
+    for afnemer in sorted(per):
+        days = per[afnemer]
+        busiest = min(days, key=lambda i: (-int(i["offered"]), str(i["date"])))  # earliest on a tie
+        out.append(
+            AfnemerMonth(
+                afnemer_id=afnemer,
+                days=len({str(i["date"]) for i in days}),
+                offered=sum(int(i["offered"]) for i in days),
+                processed=sum(int(i["processed"]) for i in days),
+                rejected=sum(int(i["rejected"]) for i in days),
+                busiest_date=str(busiest["date"]),
+                busiest_offered=int(busiest["offered"]),
+                days_not_all_processed=sum(1 for i in days if not_all_processed(i)),
+            )
+        )
+    return tuple(out)
+
+
 def _peak(per: Mapping[_K, int]) -> tuple[_K, int] | None:
     if not per:
         return None
@@ -334,10 +390,15 @@ def mijnoverheid_kpis(ctx: Context, measures: MijnOverheidMeasures | None = None
     else:
         out["abonnement_peak_per_night"] = no_data(unit="per night", items=items)
 
-    # Forecasts (R19): |actual − forecast| / forecast × 100 per afnemer with a forecast for the month.
-    actual: dict[str, int] = defaultdict(int)
-    for _, afnemer, offered, _, _ in m.messages_per_day:
-        actual[afnemer] += offered
+    # Daily counts per afnemer (R23).
+    d_items = [
+        {"date": d.isoformat(), "afnemer_id": a, "offered": o, "processed": p, "rejected": r}
+        for d, a, o, p, r in m.messages_per_day
+    ]
+
+    # Forecasts (R19): |actual − forecast| / forecast × 100 per afnemer with a forecast for the month; the
+    # actual is the afnemer's month of the daily counts (R23), summed in one place.
+    actual = {a.afnemer_id: a.offered for a in afnemer_months(d_items)}
     month_key = str(ctx.month)
     f_items = []
     for (svc, env, afnemer, mk), forecast in sorted(ctx.snapshots.forecasts.items()):
@@ -374,11 +435,7 @@ def mijnoverheid_kpis(ctx: Context, measures: MijnOverheidMeasures | None = None
     else:
         out["forecast_deviation"] = judged(None, limits.forecast_deviation_max, "le", unit="%", items=[])
 
-    # Daily counts per afnemer (R23).
-    d_items = [
-        {"date": d.isoformat(), "afnemer_id": a, "offered": o, "processed": p, "rejected": r}
-        for d, a, o, p, r in m.messages_per_day
-    ]
+    # Daily counts per afnemer (R23), their items made above.
     afnemers = sorted({a for _, a, *_ in m.messages_per_day if a})
     out["messages_per_afnemer"] = info(
         len(afnemers) if m.messages_per_day else None,
