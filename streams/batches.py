@@ -46,6 +46,9 @@ class FoldedBatch:
     forwarded: int = 0
     #: the sink's sequence number of the batch (the highest one, for merged batches)
     seq: int = 0
+    #: (topic, outcome) -> records (outcome: counted, duplicate, rejected, forwarded), for the metrics:
+    #: a batch may span topics (a fetch's records), so its totals alone cannot say whose they are
+    outcomes: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,6 +121,8 @@ def merge_folded(batches: Sequence[FoldedBatch]) -> FoldedBatch:
         out.forwards += batch.forwards
         out.forwarded += batch.forwarded
         out.seq = max(out.seq, batch.seq)
+        for key, n in batch.outcomes.items():
+            out.outcomes[key] = out.outcomes.get(key, 0) + n
     for name, table in tables.items():
         table.chunks = sorted((key, b"\n".join(parts)) for key, parts in chunks.get(name, {}).items())
     out.tables = list(tables.values())

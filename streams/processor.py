@@ -102,6 +102,7 @@ class EventProcessor:
             if owner is not None and owner != partition:
                 batch.forwards.append((topic, owner, result.key, raw))
                 batch.forwarded += 1
+                batch.outcomes[(topic, "forwarded")] = batch.outcomes.get((topic, "forwarded"), 0) + 1
                 continue
             record = result.record
             kind = result.type
@@ -176,13 +177,18 @@ class EventProcessor:
         seen_rows: list[tuple[Any, ...]] = []
         engine = self.alerts
         newest: datetime | None = None
+        #: (topic, outcome) -> records, for the metrics (the drain's batches span topics)
+        outcomes = batch.outcomes
+        touched: set[tuple[str, str, Month]] = set()
         for item in work.items:
             record = item.record
             kind = item.kind
             service, environment = record["service"], record["environment"]
-            batch.touched.update((service, environment, str(m)) for m in item.months)
+            for m in item.months:
+                touched.add((service, environment, m))
             if kind in SNAPSHOT_TYPES:
                 batch.processed += 1
+                outcomes[(item.topic, "counted")] = outcomes.get((item.topic, "counted"), 0) + 1
                 snapshots.append(
                     (kind, service, environment, record[SNAPSHOT_TYPES[kind]], record["updated_at"],
                      item.raw.decode())
@@ -192,13 +198,15 @@ class EventProcessor:
             dedup = self.seen[(item.topic, item.partition)]
             if dedup.check(item.digest, item.t, batch.seq, known.get(item.digest, ())):
                 batch.duplicates += 1
+                outcomes[(item.topic, "duplicate")] = outcomes.get((item.topic, "duplicate"), 0) + 1
                 continue
             at = item.at
             assert at is not None
             if newest is None or at > newest:
                 newest = at
-            self._observe(batch, record, (item.topic, item.partition))
+            self._observe(batch, record, (item.topic, item.partition), item)
             batch.processed += 1
+            outcomes[(item.topic, "counted")] = outcomes.get((item.topic, "counted"), 0) + 1
             seen_rows.append((item.topic, item.partition, item.offset, kind, record["event_id"], at))
             if kind == "forecast":  # latest arrival wins (the core's Snapshots): stamped with arrival time
                 snapshots.append(
@@ -207,6 +215,7 @@ class EventProcessor:
                 )
             for family, bucket_key, values in item.rows:
                 add_into(sums.setdefault(family, {}), bucket_key, values)
+        batch.touched.update((service, environment, str(m)) for service, environment, m in touched)
         if engine is not None:  # the watermark moves by what was observed; `now` tells idle sources
             try:
                 batch.alerts += engine.advance(now)
@@ -236,13 +245,7 @@ class EventProcessor:
                 seen_rows,
             )
         )
-        batch.tables.append(
-            TableRows(
-                "sno_deadletter",
-                ("topic", "partition", "offset", "reason", "message", "original", "received_at"),
-                work.dead_rows,
-            )
-        )
+        batch.tables.append(TableRows("sno_deadletter", DEADLETTER_COLUMNS, work.dead_rows))
         batch.tables.append(
             TableRows(
                 "sno_deadletter_daily",
@@ -272,11 +275,15 @@ class EventProcessor:
             batch.tables.append(table)
         return batch
 
-    def _observe(self, batch: FoldedBatch, record: dict[str, Any], source: TP) -> None:
+    def _observe(self, batch: FoldedBatch, record: dict[str, Any], source: TP, item: _Item | None = None
+                 ) -> None:
         if self.alerts is None:
             return
         try:
-            batch.alerts += self.alerts.observe(record, source)
+            if item is not None and item.at is not None:
+                batch.alerts += self.alerts.observe(record, source, t=item.t, rows=item.rows)
+            else:
+                batch.alerts += self.alerts.observe(record, source)
         except Exception:  # alerts are best effort; the rollups, the KPIs' truth, go on
             log.exception("the alert engine failed on a %s event of %s/%d", record.get("type"), *source,
                           extra={"topic": source[0], "partition": source[1]})
@@ -286,6 +293,7 @@ class EventProcessor:
                      raw: bytes) -> None:
         batch, now = work.batch, work.now
         batch.rejected += 1
+        batch.outcomes[(topic, "rejected")] = batch.outcomes.get((topic, "rejected"), 0) + 1
         letter = deadletter_record(rejected, raw, TopicSource(topic, partition, offset), now=now)
         work.dead_rows.append(
             (topic, partition, offset, rejected.reason, rejected.message, letter["original"], now)
@@ -293,6 +301,10 @@ class EventProcessor:
         day_key = (now.date(), topic, rejected.reason)
         work.dead_daily[day_key] = work.dead_daily.get(day_key, 0) + 1
         batch.deadletters.append((f"{topic}/{partition}/{offset}".encode(), orjson.dumps(letter)))
+
+
+#: the columns of a `sno_deadletter` row, in the order the fold writes them
+DEADLETTER_COLUMNS = ("topic", "partition", "offset", "reason", "message", "original", "received_at")
 
 
 @dataclass(slots=True)
@@ -349,7 +361,9 @@ PARTITION_COLUMN: dict[str, str] = {
 
 
 def serialise(table: TableRows) -> None:
-    """Turn a table's rows into JSON Lines, one chunk per month partition, and drop the rows.
+    """Turn a table's rows into JSON Lines, one array per row in the table's column order
+    (ClickHouse's JSONCompactEachRow: no key per value to write or to parse), one chunk per month
+    partition, and drop the rows.
 
     Done in the fold process: serialising row by row in the worker was its largest cost after Faust.
     Chunks are kept per partition so that a write's parts come in month order however batches were
@@ -358,7 +372,6 @@ def serialise(table: TableRows) -> None:
     column = PARTITION_COLUMN.get(table.table)
     at = table.columns.index(column) if column is not None else None
     chunks: dict[tuple[int, int], list[bytes]] = {}
-    columns = table.columns
     for row in table.rows:
         key = (0, 0)
         if at is not None:
@@ -366,7 +379,7 @@ def serialise(table: TableRows) -> None:
             if isinstance(value, datetime):
                 value = value.astimezone(UTC)
             key = (value.year, value.month)
-        chunks.setdefault(key, []).append(orjson.dumps(dict(zip(columns, row, strict=True)), option=_JSON))
+        chunks.setdefault(key, []).append(orjson.dumps(row, option=_JSON))
     table.chunks = sorted((key, b"\n".join(lines)) for key, lines in chunks.items())
     table.rows = []
 

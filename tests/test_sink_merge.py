@@ -35,7 +35,7 @@ def _content(batch: FoldedBatch) -> dict[str, tuple[list[tuple[int, int]], Count
         rows: Counter[tuple[object, ...]] = Counter()
         for _, chunk in table.chunks:
             for line in chunk.split(b"\n"):
-                obj = orjson.loads(line)
+                obj = dict(zip(table.columns, orjson.loads(line), strict=True))
                 if table.table == "sno_snapshots" and obj["kind"] == "forecast":
                     obj.pop("updated_at")  # a forecast is stamped with its arrival time
                 skip = WALL_CLOCK.get(table.table, set())

@@ -244,10 +244,11 @@ class PipelineMetrics:
 def attribute(records: Sequence[Any], folded: Any) -> dict[tuple[str, str], int]:
     """(topic, outcome) -> records of one folded batch.
 
-    A processor that counts per topic itself fills `FoldedBatch.outcomes`, which wins. Otherwise: an
-    agent's batch comes from one topic, so the batch's totals are that topic's. A batch that spans
-    topics (an interrupted write finished at recovery) is attributed from what it carries: dead letters
-    by their key, counted events by their `sno_seen` rows and snapshot rows, the rest as duplicates.
+    A processor that counts per topic itself fills `FoldedBatch.outcomes`, which wins (the pipeline's
+    does: a fetch's batch spans topics). Otherwise: a batch from one topic has that topic's totals. One
+    that spans topics (an interrupted write finished at recovery) is attributed from what it carries:
+    dead letters by their key, counted events by their `sno_seen` rows and snapshot rows, the rest as
+    duplicates.
     """
     given = getattr(folded, "outcomes", None)
     if given:
@@ -268,11 +269,11 @@ def attribute(records: Sequence[Any], folded: Any) -> dict[tuple[str, str], int]
     for table in folded.tables:
         if table.table not in ("sno_seen", "sno_snapshots"):
             continue
+        at = table.columns.index("topic" if table.table == "sno_seen" else "kind")
         for _month, chunk in table.chunks:
             for line in chunk.splitlines():
-                row = orjson.loads(line)
-                kind = row.get("kind")
-                topic = row.get("topic") if table.table == "sno_seen" else _SNAPSHOT_TOPICS.get(kind)
+                value = orjson.loads(line)[at]  # rows are arrays in column order (streams/processor.py)
+                topic = value if table.table == "sno_seen" else _SNAPSHOT_TOPICS.get(value)
                 if topic:
                     counted[topic] = counted.get(topic, 0) + 1
     out: dict[tuple[str, str], int] = {}

@@ -382,14 +382,15 @@ class Store:
     def insert_json(
         self, table: str, columns: Sequence[str], payload: bytes, token: str | None = None
     ) -> None:
-        """Insert JSON Lines (one object per row) that ClickHouse parses itself; with a token, a repeat of
-        the same insert is dropped part by part (see streams/README.md)."""
+        """Insert JSON Lines, one array per row in the order of `columns` (JSONCompactEachRow), that
+        ClickHouse parses itself; with a token, a repeat of the same insert is dropped part by part (see
+        streams/README.md)."""
         if not payload:
             return
         settings: dict[str, Any] = {"date_time_input_format": "best_effort"}
         if token:
             settings |= {"insert_deduplication_token": token, "insert_deduplicate": 1}
-        self.client.raw_insert(table, list(columns), payload, settings=settings, fmt="JSONEachRow")
+        self.client.raw_insert(table, list(columns), payload, settings=settings, fmt="JSONCompactEachRow")
 
     def close(self) -> None:
         client = getattr(self, "client", None)

@@ -117,9 +117,13 @@ def test_the_fold_survives_the_corpus_dead_letters_every_rejection_and_counts_on
 
 
 def _originals(payload: bytes) -> list[str]:
+    """The `original` column of dead-letter rows (arrays in the table's column order)."""
     import orjson
 
-    return [orjson.loads(line)["original"] for line in payload.splitlines() if line]
+    from streams.processor import DEADLETTER_COLUMNS
+
+    at = DEADLETTER_COLUMNS.index("original")
+    return [orjson.loads(line)[at] for line in payload.splitlines() if line]
 
 
 _FAR_FUTURE_REPRO = textwrap.dedent("""

@@ -57,7 +57,8 @@ class AuthMinutes:
         return self._caps[key]
 
     def add(
-        self, record: Mapping[str, Any], t: int, topic: str, close: int | None, keep_us: int
+        self, record: Mapping[str, Any], t: int, topic: str, close: int | None, keep_us: int,
+        rows: list[Any] | None = None,
     ) -> tuple[str, str, int, int, bool] | None:
         """Fold one event (started at ``t``, µs) in: (service, environment, minute, its count, whether the
         minute was already closed), or None when the minute is no longer held.
@@ -65,7 +66,8 @@ class AuthMinutes:
         An event for a closed minute that is still held (a partition that joined late, a forwarded
         record) still counts towards the minute's capacity, kept apart so that the burn rate's windows,
         already judged, stay as they were."""
-        rows = contributions(record, self.catalogue)
+        if rows is None:  # the fold passes the event's contributions; computed here otherwise
+            rows = contributions(record, self.catalogue)
         if not rows:
             return None
         _family, key, values = rows[0]

@@ -88,18 +88,24 @@ class AlertEngine:
 
     # ---- the interface ------------------------------------------------------------------------------
 
-    def observe(self, record: Mapping[str, Any], source: Source | None = None) -> list[Alert]:
+    def observe(self, record: Mapping[str, Any], source: Source | None = None, *, t: int | None = None,
+                rows: list[Any] | None = None) -> list[Alert]:
         """Fold in one validated, counted event or snapshot read from ``source`` (topic, partition);
-        the alerts it decides at once (a count passing a limit, a breach its snapshot proves)."""
+        the alerts it decides at once (a count passing a limit, a breach its snapshot proves).
+
+        ``t`` (its event time's key) and ``rows`` (its bucket contributions) may be given by a caller
+        that has them already, the fold: computed once per event, not twice."""
         kind = record.get("type")
         topic = TOPIC_OF.get(kind or "")
         if topic is None:
             return []  # forecasts carry no instant of their own and raise nothing
         src = source or (topic, 0)
-        t = instant_key(event_time(record))
+        if t is None:
+            t = instant_key(event_time(record))
         self.events.observe(src, t, self._arrival())
         if kind in _AUTH:
-            hit = self.minutes.add(record, t, src[0], self.events.close_of((src[0],)), self.burn.keep_us)
+            hit = self.minutes.add(record, t, src[0], self.events.close_of((src[0],)), self.burn.keep_us,
+                                   rows)
             return self.capacity.counted(*hit) if hit is not None else []
         if kind in _MO:
             return self.mijnoverheid.observe(record, self.events.close_of((src[0],)))
