@@ -41,6 +41,10 @@ class BurnRate:
 
     def __init__(self, catalogue: Catalogue, rules: Any, emitter: Emitter, minutes: AuthMinutes) -> None:
         self.catalogue = catalogue
+        #: (service, UTC hour) -> (error budget, display name, limit text), or None without a norm: a UTC
+        #: hour lies in one local month (whole-hour offsets, R1), so the month's norms are looked up once
+        #: an hour, not at every minute judged (bounded: cleared past 4,096 entries)
+        self._budgets: dict[tuple[str, int], tuple[float, str, str] | None] = {}
         self.rule = rules.processing_time_burn
         self.emitter = emitter
         self.minutes = minutes
@@ -109,16 +113,28 @@ class BurnRate:
             state.boundary = max(state.boundary, target)
             state.added.clear()
 
+    def _budget(self, service: str, t: int) -> tuple[float, str, str] | None:
+        """The processing-time error budget of the SNO version of instant ``t``'s local month (R5,
+        R14), with the service's name and limit for the alert text; None without a positive budget."""
+        key = (service, t // (60 * MINUTE_US))
+        if key not in self._budgets:
+            local = at_key(t)
+            norms = self.catalogue.norms_for(service, local.year, local.month)
+            budget = (100.0 - norms.performance.processing_norm) / 100.0 \
+                if norms is not None and norms.performance is not None else 0.0
+            if len(self._budgets) > 4096:
+                self._budgets.clear()
+            self._budgets[key] = (budget, NAMES.get(service, service),
+                                  f"{norms.performance.processing_limit_seconds:g} s") \
+                if budget > 0 and norms is not None and norms.performance is not None else None
+        return self._budgets[key]
+
     def _judge(self, pair: tuple[str, str], state: _Pair, b: int, out: list[Alert]) -> None:
         service, env = pair
-        t = at_key(b - 1)  # the month of the minute judged last (R5)
-        norms = self.catalogue.norms_for(service, t.year, t.month)
-        if norms is None or norms.performance is None:
+        judged = self._budget(service, b - 1)  # the month of the minute judged last (R5)
+        if judged is None:
             return
-        budget = (100.0 - norms.performance.processing_norm) / 100.0
-        if budget <= 0:
-            return
-        name, limit = NAMES.get(service, service), f"{norms.performance.processing_limit_seconds:g} s"
+        budget, name, limit = judged
         for w in self.rule.windows:
             long_c, long_bad = state.sums[w.long_minutes]
             short_c, short_bad = state.sums[w.short_minutes]
