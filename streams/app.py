@@ -61,6 +61,8 @@ class _App(faust.App):  # type: ignore[misc]
     #: set by build_app: where the drain loop hands each batch, and how large a batch may be
     sno_deliver: Callable[[list[RawRecord]], Any] | None = None
     sno_batch_size: int = 1000
+    #: whether the worker is stopping (a signal, or the sink's fatal error): hand-overs then fail quietly
+    sno_stopping: Callable[[], bool] = staticmethod(lambda: False)  # type: ignore[assignment]
 
     def on_init_dependencies(self) -> Any:
         dependencies = super().on_init_dependencies()
@@ -73,8 +75,10 @@ class _App(faust.App):  # type: ignore[misc]
         if deliver is not None:
             from streams.drain import drain_batches
 
+            stopping = self.sno_stopping
+
             def _drain_messages(fetcher: Any) -> Any:
-                return drain_batches(consumer, fetcher, deliver, INPUT_TOPICS, batch_size)
+                return drain_batches(consumer, fetcher, deliver, INPUT_TOPICS, batch_size, stopping)
 
             consumer._drain_messages = _drain_messages
         return consumer
@@ -120,6 +124,7 @@ def build_app(settings: PipelineSettings, sink: Any,
 
     app.sno_deliver = _deliver_to(app, sink, on_batch)
     app.sno_batch_size = settings.batch_size
+    app.sno_stopping = lambda: bool(getattr(sink, "refusing", False))
     for topic_name in INPUT_TOPICS:
         # Subscribed through the conductor, with no agent: the drain loop hands the records to the sink.
         # acks=False: Faust neither tracks nor commits these offsets (the ledger decides where every

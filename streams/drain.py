@@ -48,13 +48,18 @@ def raw_batches(records: Any, active: Collection[Any] | None, topics: Collection
 
 
 async def drain_batches(consumer: Any, fetcher: Any, deliver: Deliver, topics: Collection[str],
-                        batch_size: int) -> None:
+                        batch_size: int, stopping: Callable[[], bool] = lambda: False) -> None:
     """The consumer's drain loop, a fetch at a time: runs until the consumer or the fetcher stops.
 
     1. Wait for the next fetch (Faust's `_wait_next_records`: it holds while the flow is stopped,
        and fetches only the active partitions).
-    2. Drop it if a rebalance began meanwhile (flow stopped, or a new group generation).
+    2. Drop it if a rebalance began meanwhile (flow stopped, or a new group generation), and seek its
+       partitions back to its first records: whatever the rebalance keeps is read again.
     3. Hand its records to `deliver`, batch by batch; `deliver` may wait (the sink's back-pressure).
+
+    `deliver` refuses batches once the worker is stopping (`stopping()`: a signal, or the sink's fatal
+    error, which is the worker's exit cause and status): the loop then ends quietly, for an error
+    escaping here would crash Faust's unsupervised fetcher and with it the worker's exit status.
     """
     app = consumer.app
     consumer_stopped = consumer._stopped.is_set
@@ -68,9 +73,17 @@ async def drain_batches(consumer: Any, fetcher: Any, deliver: Deliver, topics: C
                 continue
             if not consumer.flow_active or app.consumer_generation_id != generation:
                 log.debug("a fetch overlapped a rebalance; its records are read again after the seek")
+                await _seek_back(consumer, records)
                 continue
             for batch in raw_batches(records, active, topics, batch_size):
-                await deliver(batch)
+                try:
+                    await deliver(batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    if stopping():
+                        return  # the stop's cause is the sink's; nothing more is taken
+                    raise
     except consumer.consumer_stopped_errors:
         if app.should_stop:
             return  # stopping anyway
@@ -79,3 +92,19 @@ async def drain_batches(consumer: Any, fetcher: Any, deliver: Deliver, topics: C
         if app.should_stop:
             return
         raise
+
+
+async def _seek_back(consumer: Any, records: Any) -> None:
+    """Seek each still-assigned partition of a dropped fetch to its first record: records fetched after
+    the new assignment's seek would otherwise wait for the sink to see the gap, which on a quiet
+    partition is never. A partition no longer assigned is the new owner's to read."""
+    try:
+        assigned = set(consumer.assignment())
+    except Exception:
+        return
+    for tp, consumed in records.items():
+        if tp in assigned and consumed:
+            try:
+                await consumer.seek(tp, consumed[0].offset)
+            except Exception as exc:  # a rebalance moved on: the next assignment seeks anyway
+                log.debug("seeking %s back after a dropped fetch failed: %s", tp, exc)

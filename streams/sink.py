@@ -133,6 +133,8 @@ class ClickHouseSink:
         #: per partition, the gap last refused (next expected offset, first offset delivered beyond it)
         self._gaps: dict[TP, tuple[int, int]] = {}
         self.stats = Stats()
+        #: records skipped as re-delivered or beyond a gap, per topic (Stats.skipped is their sum)
+        self.skipped_by_topic: dict[str, int] = {}
         self.touched: set[tuple[str, str, str]] = set()
         self.in_flight = 0
         #: publishes alert state changes to `sno.alerts` (and Alertmanager); set by the app
@@ -304,6 +306,11 @@ class ClickHouseSink:
             raise
         fresh, gaps = self._contiguous(records)
         self.stats.skipped += len(records) - len(fresh)
+        if len(fresh) != len(records):  # per topic, for the metrics (a fetch's batch spans topics)
+            kept = {(r[0], r[1], r[2]) for r in fresh}
+            for record in records:
+                if (record[0], record[1], record[2]) not in kept:
+                    self.skipped_by_topic[record[0]] = self.skipped_by_topic.get(record[0], 0) + 1
         if not fresh:
             self._slots.release()
             await self._seek_back(gaps)
@@ -452,6 +459,11 @@ class ClickHouseSink:
             if self.publish_forwards is None:
                 raise RuntimeError("records must be forwarded to their owner partition; no publisher is set")
             await self.publish_forwards(folded.forwards)
+
+    @property
+    def refusing(self) -> bool:
+        """Whether batches are refused from now on: the worker is stopping, or a batch failed."""
+        return self.stopping or self.fatal is not None or self._error is not None
 
     def begin_stop(self) -> None:
         """The worker was asked to stop (a signal, the drain's end). Faust now stops its services, the

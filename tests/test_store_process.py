@@ -22,8 +22,8 @@ def test_the_engine_process_answers_inserts_and_queries_as_the_store_would(store
         assert applied and all(name.endswith(".sql") for name in applied)
         store.insert_json("sno_deadletter_daily",
                           ("day", "topic", "reason", "records"),
-                          b'{"day":"2026-04-01","topic":"sno.messages","reason":"invalid_json","records":2}\n'
-                          b'{"day":"2026-04-01","topic":"sno.messages","reason":"invalid_json","records":3}',
+                          b'["2026-04-01","sno.messages","invalid_json",2]\n'  # arrays in column order
+                          b'["2026-04-01","sno.messages","invalid_json",3]',
                           token="t1:sno_deadletter_daily")
         rows = store.query("SELECT sum(records) FROM sno_deadletter_daily WHERE topic = {t:String}",
                            {"t": "sno.messages"})

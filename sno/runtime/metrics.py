@@ -353,20 +353,21 @@ class MeteredProcessor:
 def meter_flush(sink: Any, metrics: PipelineMetrics) -> None:
     """Count the re-delivered records `sink.flush` drops, per topic.
 
-    The drop shows only as `Stats.skipped`; flushes are taken one at a time here so that its change over
-    one call is that call's own (the sink's slots queue them the same way when it is full).
+    The drop shows only in the sink's `skipped_by_topic`; flushes are taken one at a time here so that
+    its change over one call is that call's own (the sink's slots queue them the same way when full).
     """
     inner: Callable[[Sequence[Any]], Awaitable[None]] = sink.flush
     lock = asyncio.Lock()
 
     async def flush(records: Sequence[Any]) -> None:
         async with lock:
-            before = sink.stats.skipped
+            before = dict(getattr(sink, "skipped_by_topic", {}))
             try:
                 await inner(records)
             finally:
-                if records:
-                    metrics.observe_redelivered(records[0][0], sink.stats.skipped - before)
+                for topic, n in getattr(sink, "skipped_by_topic", {}).items():
+                    if n != before.get(topic, 0):
+                        metrics.observe_redelivered(topic, n - before.get(topic, 0))
 
     sink.flush = flush
 

@@ -200,7 +200,7 @@ class TimelineRule:
                         waiting = True
                         continue
                     out.append(self._supersede(group, aid))
-            group.dirty = False
+            group.dirty = waiting  # a resolve put off until event time is known: judged again then
             group.due = due
         return out
 
