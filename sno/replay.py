@@ -3,7 +3,9 @@
 The embedded broker keeps every record in memory (measured: ~400 MB after 1.2 M events) and has no
 DeleteRecords, so a month of DigiD (11 M authentications at scale 0.25) cannot sit in it at once.
 Replay therefore works in chunks: a fresh broker per chunk (its own cluster id, i.e. its own ledger
-epoch), publish up to `chunk_lines` lines, drain a worker into the store, stop the broker, go on. The
+epoch), publish up to `chunk_lines` lines, drain a worker into the store, stop the broker, go on; the
+next chunk is published to a broker of its own while the worker drains the one before (`_replay_chunks`).
+The
 store carries everything that must survive between chunks: rollups, the ledger, and the
 de-duplication state (`sno_seen`), so a copy of an event in the next chunk is still caught. With an
 external `--broker` the files are published in one pass and one worker drains them.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -66,6 +69,11 @@ class ReplaySummary:
     first_event_seconds: list[float] = field(default_factory=list)
     #: where the dead letters are: the store, and an external broker's topic when there was one
     deadletters_at: str = "sno_deadletter in the store"
+
+    def note_brokers(self, brokers: Sequence[LocalBroker]) -> None:
+        """Keep the peak of the embedded brokers' memory together (two are alive while one chunk is
+        drained and the next published)."""
+        self.broker_peak_rss_mb = max(self.broker_peak_rss_mb, sum(b.rss_mb or 0.0 for b in brokers))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -197,33 +205,176 @@ async def _publish_chunk(sources: Sources, bootstrap: str, summary: IngestSummar
             await asyncio.wait_for(producer.stop(), 10)
 
 
-def _drain(bootstrap: str, store: Path, clickhouse: str | None, partitions: int,
-           broker: LocalBroker | None, summary: ReplaySummary) -> None:
-    """One `sno worker --drain` process; its counters come back through the status file."""
-    with tempfile.TemporaryDirectory() as tmp:
-        status = Path(tmp) / "status.json"
-        cmd = [sys.executable, "-m", "sno.cli", "worker", "--drain", "--broker", bootstrap,
-               "--store", str(store), "--partitions", str(partitions), "--status-file", str(status)]
-        if clickhouse:
-            cmd += ["--clickhouse", clickhouse]
+def _worker_command(bootstrap: str, store: Path, clickhouse: str | None, partitions: int,
+                    status: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "sno.cli", "worker", "--drain", "--broker", bootstrap,
+           "--store", str(store), "--partitions", str(partitions), "--status-file", str(status)]
+    if clickhouse:
+        cmd += ["--clickhouse", clickhouse]
+    return cmd
+
+
+class _Drain:
+    """One `sno worker --drain` process, started and then waited for, so that replay can publish the
+    next chunk while this one is processed. Its counters come back through the status file."""
+
+    def __init__(self, bootstrap: str, store: Path, clickhouse: str | None, partitions: int,
+                 folder: Path) -> None:
+        self.status = folder / "status.json"
         env = {k: v for k, v in os.environ.items() if k not in ("SNO_BROKER", "SNO_CLICKHOUSE", "SNO_STORE")}
         # The worker dies with replay, however replay dies: a killed replay must not leave a worker
         # holding the store (sno/runtime/children.py).
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, preexec_fn=preexec())
-        while proc.poll() is None:
-            if broker is not None and broker.rss_mb:
-                summary.broker_peak_rss_mb = max(summary.broker_peak_rss_mb, broker.rss_mb)
+        self.proc = subprocess.Popen(_worker_command(bootstrap, store, clickhouse, partitions, self.status),
+                                     env=env, stdout=subprocess.DEVNULL, preexec_fn=preexec())
+
+    def wait(self, summary: ReplaySummary, sample: Any = None) -> None:
+        while self.proc.poll() is None:
+            if sample is not None:
+                sample()
             time.sleep(0.2)
-        if proc.returncode != 0:
-            raise RuntimeError(f"the worker stopped with status {proc.returncode} before it was drained")
-        data = json.loads(status.read_text())
-    summary.processed += data["processed"]
-    summary.rejected_by_worker += data["rejected"]
-    summary.duplicates += data["duplicates"]
-    summary.worker_peak_rss_mb = max(summary.worker_peak_rss_mb, data.get("peak_rss_mb") or 0.0)
-    summary.store_peak_rss_mb = max(summary.store_peak_rss_mb, data.get("store_peak_rss_mb") or 0.0)
-    if data.get("first_event_seconds") is not None:
-        summary.first_event_seconds.append(data["first_event_seconds"])
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"the worker stopped with status {self.proc.returncode} before it was drained")
+        data = json.loads(self.status.read_text())
+        summary.processed += data["processed"]
+        summary.rejected_by_worker += data["rejected"]
+        summary.duplicates += data["duplicates"]
+        summary.worker_peak_rss_mb = max(summary.worker_peak_rss_mb, data.get("peak_rss_mb") or 0.0)
+        summary.store_peak_rss_mb = max(summary.store_peak_rss_mb, data.get("store_peak_rss_mb") or 0.0)
+        if data.get("first_event_seconds") is not None:
+            summary.first_event_seconds.append(data["first_event_seconds"])
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _drain(bootstrap: str, store: Path, clickhouse: str | None, partitions: int,
+           broker: LocalBroker | None, summary: ReplaySummary) -> None:
+    """Process everything on `bootstrap` into the store with one worker, and wait for it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        drain = _Drain(bootstrap, store, clickhouse, partitions, Path(tmp))
+        try:
+            drain.wait(summary, (lambda: summary.note_brokers([broker])) if broker is not None else None)
+        finally:
+            drain.kill()
+
+
+@dataclass
+class _Chunk:
+    """One chunk on its own embedded broker: published, waiting for or in its drain."""
+
+    broker: LocalBroker
+    spool: DeadLetterSpool
+    folder: Path
+    #: the position in the sources before its first line: everything before it is in the store once
+    #: the chunks before this one are drained
+    start: int
+    more: bool
+    #: a file that broke off in this chunk: raised once what was read before it is in the store
+    failure: SourceError | None = None
+
+    def close(self) -> None:
+        self.broker.stop()
+        self.spool.close()
+
+
+def _publish_local_chunk(sources: Sources, summary: ReplaySummary, chunk_lines: int, partitions: int,
+                         bar: Any, folder: Path) -> _Chunk:
+    """A fresh embedded broker with the next `chunk_lines` lines published to it."""
+    folder.mkdir()
+    start = sources.position
+    local = LocalBroker().start()
+    chunk = _Chunk(broker=local, spool=DeadLetterSpool(folder), folder=folder, start=start, more=False)
+    try:
+        chunk.more = asyncio.run(_publish_chunk(sources, local.bootstrap, summary.ingest, chunk_lines,
+                                                partitions, bar, chunk.spool, external=False))
+    except SourceError as exc:  # what was read before is published: process it
+        chunk.failure = exc
+    except BaseException:
+        chunk.close()
+        raise
+    summary.note_brokers([local])
+    return chunk
+
+
+def _replay_external(sources: Sources, summary: ReplaySummary, *, broker: str, store: Path,
+                     clickhouse: str | None, partitions: int, bar: Any, folder: Path) -> None:
+    """Everything published to an external broker in one pass, then one worker drains it."""
+    wait_until_answers(broker)
+    spool = DeadLetterSpool(folder)
+    try:
+        failure: SourceError | None = None
+        start = sources.position  # everything before it is in the store
+        try:
+            asyncio.run(_publish_chunk(sources, broker, summary.ingest, None, partitions, bar, spool,
+                                       external=True))
+        except SourceError as exc:  # what was read before is published: process it
+            failure = exc
+        except IngestError as exc:
+            raise IngestError(exc.args[0], _progress(sources, start)) from exc
+        _drain(broker, store, clickhouse, partitions, None, summary)
+        store_deadletters(spool, store, clickhouse)
+        summary.chunks += 1
+        if failure is not None:
+            raise SourceError(failure.args[0], _progress(sources, sources.position)) from failure
+    finally:
+        spool.close()
+
+
+def _replay_chunks(sources: Sources, summary: ReplaySummary, *, store: Path, clickhouse: str | None,
+                   chunk_lines: int, partitions: int, bar: Any, folder: Path) -> None:
+    """Chunks on embedded brokers, the next one published while a worker drains the one before.
+
+    Publishing (reading, validating, producing) and processing each take about one core; one after
+    the other, a chunk's publishing left the second core idle while its worker drained, and the other
+    way round. Now:
+
+    1. Publish chunk 0 to a fresh broker.
+    2. Start a worker draining chunk N; meanwhile publish chunk N+1 to another fresh broker.
+    3. Wait for the worker; write chunk N's file dead letters into the store it released; stop its
+       broker. Workers never overlap: the store has one writer, and a copy in chunk N+1 of an event
+       of chunk N is caught because chunk N's de-duplication state is in the store before chunk N+1's
+       worker starts.
+    4. Go on with chunk N+1 until the files end.
+
+    Two brokers hold a chunk each at the peak (`broker_peak_rss_mb` is their sum). A broker failure
+    while chunk N+1 is published is raised once chunk N is in the store, with the progress from
+    chunk N+1's first line; a file that breaks off is processed up to the break first.
+    """
+    current: _Chunk | None = _publish_local_chunk(sources, summary, chunk_lines, partitions, bar,
+                                                  folder / "chunk-0")
+    number = 0
+    while current is not None:
+        following: _Chunk | None = None
+        drain = _Drain(current.broker.bootstrap, store, clickhouse, partitions, current.folder)
+        try:
+            broken: IngestError | None = None
+            following_start = sources.position
+            if current.more:
+                try:
+                    following = _publish_local_chunk(sources, summary, chunk_lines, partitions, bar,
+                                                     folder / f"chunk-{number + 1}")
+                except IngestError as exc:
+                    broken = exc
+            live = [current.broker] if following is None else [current.broker, following.broker]
+            drain.wait(summary, functools.partial(summary.note_brokers, live))
+            current.broker.stop()
+            store_deadletters(current.spool, store, clickhouse)
+            summary.chunks += 1
+            if broken is not None:
+                raise IngestError(broken.args[0], _progress(sources, following_start)) from broken
+            if current.failure is not None:
+                raise SourceError(current.failure.args[0],
+                                  _progress(sources, sources.position)) from current.failure
+        except BaseException:
+            drain.kill()
+            if following is not None:
+                following.close()
+            raise
+        finally:
+            current.close()
+        current, number = following, number + 1
 
 
 def replay(paths: Sequence[str], *, store: Path, broker: str | None = None, clickhouse: str | None = None,
@@ -246,36 +397,12 @@ def replay(paths: Sequence[str], *, store: Path, broker: str | None = None, clic
         bar = tqdm(unit=" lines", unit_scale=True, file=sys.stderr, desc="published", mininterval=0.5)
     try:
         with tempfile.TemporaryDirectory(prefix="sno-replay-") as tmp:
-            spool = DeadLetterSpool(Path(tmp))
-            try:
-                more = True
-                while more:
-                    done = sources.position  # everything before it is in the store
-                    failure: SourceError | None = None
-                    with contextlib.ExitStack() as stack:
-                        if broker:
-                            wait_until_answers(broker)
-                            bootstrap, local = broker, None
-                        else:
-                            local = stack.enter_context(LocalBroker())
-                            bootstrap = local.bootstrap
-                        try:
-                            more = asyncio.run(_publish_chunk(
-                                sources, bootstrap, summary.ingest, None if broker else chunk_lines,
-                                partitions, bar, spool, external=bool(broker)))
-                        except SourceError as exc:  # what was read before is published: process it
-                            failure, more = exc, False
-                        except IngestError as exc:
-                            raise IngestError(exc.args[0], _progress(sources, done)) from exc
-                        if local is not None:
-                            summary.broker_peak_rss_mb = max(summary.broker_peak_rss_mb, local.rss_mb or 0.0)
-                        _drain(bootstrap, store, clickhouse, partitions, local, summary)
-                    store_deadletters(spool, store, clickhouse)
-                    summary.chunks += 1
-                    if failure is not None:
-                        raise SourceError(failure.args[0], _progress(sources, sources.position)) from failure
-            finally:
-                spool.close()
+            if broker:
+                _replay_external(sources, summary, broker=broker, store=store, clickhouse=clickhouse,
+                                 partitions=partitions, bar=bar, folder=Path(tmp))
+            else:
+                _replay_chunks(sources, summary, store=store, clickhouse=clickhouse, chunk_lines=chunk_lines,
+                               partitions=partitions, bar=bar, folder=Path(tmp))
     finally:
         sources.close()
         if bar is not None:

@@ -107,3 +107,23 @@ def test_a_truncated_gzip_is_processed_up_to_the_break_and_from_line_resumes_the
     summary = json.loads(run_sno("replay", str(whole), "--store", str(store), "--json",
                                  timeout=600).stdout.decode().strip().splitlines()[-1])
     assert summary["processed"] == 0 and summary["duplicates"] == len(lines) - len(bad)
+
+
+def test_a_copy_in_a_later_chunk_is_caught_though_that_chunk_was_published_while_the_first_was_drained(
+    run_sno: Any, tmp_path: Path
+) -> None:
+    """Replay publishes chunk N+1 while chunk N is drained (sno/replay.py, `_replay_chunks`); workers
+    must still run one after the other, so chunk N's de-duplication state is in the store first."""
+    lines = [dumps({**base("authentication"), "event_id": f"r3-{n}"}) for n in range(1, 401)]
+    copies = [lines[9], lines[160], lines[10]]  # lines 10, 161 and 11 again, in the last chunk
+    path = tmp_path / "copies.jsonl"
+    path.write_bytes(b"\n".join(lines + copies) + b"\n")
+    store = tmp_path / "store"
+    done = run_sno("replay", str(path), "--store", str(store), "--chunk-lines", "150", "--json", timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    summary = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert summary["chunks"] >= 2, "chunks end at a block of lines, about every 150 lines here"
+    assert summary["published"] == len(lines) + len(copies)
+    assert (summary["processed"], summary["duplicates"]) == (len(lines), len(copies))
+    assert summary["broker_peak_rss_mb"] > 0
+    assert _counted(store) == len(lines)
