@@ -69,6 +69,14 @@ class _App(faust.App):  # type: ignore[misc]
         self.sensors.remove(self.monitor)
         return dependencies
 
+    def on_rebalance_start(self) -> None:
+        # Without sensors Faust's rebalance state is an empty dict, and every rebalance then logged
+        # "Missing sensor state for rebalance #N" as a warning on-call would chase: there is nothing
+        # missing, so the state says so.
+        super().on_rebalance_start()
+        if not self._rebalancing_sensor_state:
+            self._rebalancing_sensor_state = {"sensors": "none"}
+
     def _new_consumer(self) -> Any:
         consumer = super()._new_consumer()
         deliver, batch_size = self.sno_deliver, self.sno_batch_size

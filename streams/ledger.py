@@ -22,6 +22,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from sno.runtime.partitioning import owner_partition
 from sno.runtime.store import Store
 from streams.batches import TP, FoldedBatch, RawRecord, SeenLookup, TableRows
 from streams.faults import FaultPoint
@@ -171,8 +172,10 @@ class Ledger:
         """The counted ids of a topic that the de-duplication memory holds (the window plus its lateness,
         behind each partition's newest), grouped by the partition that owns each id now: after partitions
         were added, an id's copies may lie on its former owner. The offsets of an unfinished write are
-        left out (its fold is done again from the state before it)."""
-        from streams.processor import owner_partition
+        left out (its fold is done again from the state before it). Rows are (type, event_id, event time
+        in µs since the epoch): a day of ids is millions of rows at DigiD's volume, read at every
+        assignment, and an integer costs neither a datetime per row here nor a conversion in the fold
+        process."""
 
         def where(alias: str) -> str:
             return f"{alias}topic = {{topic:String}} " + " ".join(
@@ -181,7 +184,8 @@ class Ledger:
 
         # Behind each stored partition's own newest: a partition that lags the topic keeps its memory.
         rows = self.store.query(
-            f"SELECT s.partition, s.event_type, s.event_id, s.event_time FROM sno_seen AS s INNER JOIN ("
+            f"SELECT s.partition, s.event_type, s.event_id, toUnixTimestamp64Micro(s.event_time) "
+            f"FROM sno_seen AS s INNER JOIN ("
             f"  SELECT partition, max(event_time) AS newest FROM sno_seen WHERE {where('')} "
             f"  GROUP BY partition"
             f") AS n ON s.partition = n.partition WHERE {where('s.')} "
@@ -195,7 +199,7 @@ class Ledger:
             owner = owner_partition(str(event_id).encode("utf-8", "surrogatepass"), count) if count > 1 \
                 else int(partition)
             if owner in wanted:
-                out.setdefault(owner, []).append((kind, event_id, at))
+                out.setdefault(owner, []).append((kind, event_id, int(at)))
         return out
 
     def lookup_seen(self, lookup: SeenLookup, exclude: dict[TP, tuple[int, int]]) -> list[tuple[Any, ...]]:

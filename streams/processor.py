@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
 
 from schemas.deadletter import TopicSource, deadletter_record
 from schemas.validate import Rejected, validate
@@ -26,6 +25,7 @@ from sno.core.catalogue import Catalogue, load_catalogue
 from sno.core.dedup import Deduplicator, event_time, id_digest, utc_from_key
 from sno.core.intervals import instant_key
 from sno.core.snapshots import SNAPSHOT_TYPES
+from sno.runtime.partitioning import owner_partition
 from streams.batches import TP, FoldedBatch, RawRecord, SeenLookup, TableRows
 
 #: dead-letter reason for a valid event the fold could not handle (a bug or an unforeseen value; the
@@ -57,12 +57,10 @@ class EventProcessor:
         #: a batch waiting for the store's answer to its SeenLookup
         self._waiting: _Pass | None = None
 
-    def load_seen(self, tp: TP, rows: Iterable[tuple[str, str, datetime]]) -> None:
-        """Rebuild a partition's de-duplication memory from `sno_seen` rows (type, event_id, event_time)."""
-        self.seen[tp] = Deduplicator().restore(
-            (kind, event_id, instant_key(at if at.tzinfo else at.replace(tzinfo=UTC)))
-            for kind, event_id, at in rows
-        )
+    def load_seen(self, tp: TP, rows: Iterable[tuple[str, str, int]]) -> None:
+        """Rebuild a partition's de-duplication memory from `sno_seen` rows (type, event_id, event time
+        in µs since the epoch, as `Ledger.read_seen` returns them)."""
+        self.seen[tp] = Deduplicator().restore(rows)
 
     def forget(self, tp: TP) -> None:
         self.seen.pop(tp, None)
@@ -333,12 +331,6 @@ class _Pass:
     now: datetime
     dead_rows: list[tuple[Any, ...]] = field(default_factory=list)
     dead_daily: dict[tuple[Any, ...], int] = field(default_factory=dict)
-
-
-def owner_partition(key: bytes, owners: int) -> int:
-    """The partition that owns a key: murmur2, as the Java client's and aiokafka's default partitioner
-    (so records that `sno ingest` or any Java producer keys by `event_id` are already there)."""
-    return (murmur2(key) & 0x7FFFFFFF) % owners
 
 
 def _alert_row(alert: Alert) -> tuple[Any, ...]:

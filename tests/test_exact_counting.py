@@ -30,8 +30,9 @@ from sno.core.intervals import instant_key
 from sno.core.topics import TOPICS
 from sno.rollups import read_inputs
 from sno.runtime.logs import JsonFormatter
+from sno.runtime.partitioning import owner_partition
 from sno.runtime.store import Store
-from streams.processor import EventProcessor, owner_partition
+from streams.processor import EventProcessor
 from streams.sink import ClickHouseSink, Fenced
 
 APRIL = datetime(2026, 3, 31, 22, 0, tzinfo=UTC)  # local midnight starting April 2026 (R1, R2)

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Iterable
 from typing import Any, Final
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from sno.ingest.errors import BrokerUnavailableError
+from sno.runtime.partitioning import partition_for
 
 __all__ = ["DEFAULT_LINGER_MS", "STALL_TIMEOUT_S", "BatchPublisher", "connect", "describe"]
 
@@ -44,7 +45,6 @@ class BatchPublisher:
 
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self._producer = producer
-        self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         self._open: dict[tuple[str, int], BatchBuilder] = {}
         # The first record's position (`add(..., position=)`) of every batch not yet acknowledged:
@@ -70,7 +70,10 @@ class BatchPublisher:
         that `unpublished_from` can say where an interrupted run must resume.
         """
         partitions = self._partitions[topic]
-        partition = self._partitioner(key, partitions, partitions)
+        if key is None:  # as any Kafka client: a null key goes to any partition (the worker forwards it)
+            partition = partitions[random.randrange(len(partitions))]
+        else:
+            partition = partition_for(key, partitions)
         slot = (topic, partition)
         batch = self._open.get(slot)
         if batch is None:
