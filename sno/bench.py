@@ -164,6 +164,19 @@ def _cpu_per_event(statuses: list[dict[str, Any]], records: int) -> dict[str, fl
     return {stage: round(statistics.median(v), 1) for stage, v in per.items()} or None
 
 
+def _fold_utilisation(status: dict[str, Any]) -> float | None:
+    """The share of the keyed pipeline's span (first record read to last rollup written) in which its
+    fold process was on a core. The fold does each event's work once, in order, in one process, so it
+    bounds the pipeline: 1.0 means the pipeline ran as fast as its fold can, and what is missing below
+    it was the fold waiting (for a hand-over, a write, a fetch). Its start-up, before the first record
+    was read, is left out."""
+    span = (status.get("last_write_at") or 0) - (status.get("first_record_at") or 0)
+    busy = (status.get("cpu_seconds_by_process") or {}).get("fold")
+    if busy is None or span <= 0:
+        return None
+    return (busy - (status.get("fold_cpu_seconds_at_first_record") or 0)) / span
+
+
 def _rate(status: dict[str, Any], records: int) -> float | None:
     span = (status.get("last_write_at") or 0) - (status.get("first_record_at") or 0)
     return records / span if span > 0 else None
@@ -193,7 +206,7 @@ def run_bench(n: int, *, seed: int = 1, repeat: int = 3, say: Callable[[str], No
 
         rounds: dict[str, list[float | None]] = {k: [] for k in (
             "raw_consume_eps", "faust_defaults_ceiling_eps", "faust_ceiling_eps", "pipeline_eps",
-            "pipeline_unkeyed_eps", "ratio")}
+            "pipeline_unkeyed_eps", "ratio", "fold_utilisation")}
         statuses: list[dict[str, Any]] = []
         forwarded: list[int] = []
         with LocalBroker() as broker, LocalBroker() as unkeyed:
@@ -221,13 +234,14 @@ def run_bench(n: int, *, seed: int = 1, repeat: int = 3, say: Callable[[str], No
                 keyed = _rate(status, status["records"])
                 rounds["pipeline_eps"].append(keyed)
                 rounds["ratio"].append(keyed / ceiling if keyed and ceiling else None)
+                rounds["fold_utilisation"].append(_fold_utilisation(status))
                 say(f"round {k + 1}/{repeat}: pipeline_unkeyed_eps (null-keyed, spread over partitions)")
                 status = _pipeline(unkeyed.bootstrap, folder / f"unkeyed-store-{k}", folder)
                 # events of the input per second: forwarded copies are read twice, and that is the cost
                 rounds["pipeline_unkeyed_eps"].append(_rate(status, len(records)))
                 forwarded.append(int(status.get("forwarded") or 0))
             for key, values in rounds.items():
-                _spread(result, key, values, digits=3 if key == "ratio" else 0)
+                _spread(result, key, values, digits=3 if key in ("ratio", "fold_utilisation") else 0)
             result["unkeyed_forwarded"] = max(forwarded) if forwarded else None
             result["worker_peak_rss_mb"] = max((s.get("peak_rss_mb") or 0 for s in statuses), default=None)
             result["worker_peak_rss_mb_by_process"] = statuses[-1].get("peak_rss_mb_by_process")

@@ -142,12 +142,12 @@ def build_app(settings: PipelineSettings, sink: Any,
 
     async def publish_forwards(records: list[tuple[str, int, bytes, bytes]]) -> None:
         """Re-produce records to the partition that owns their key (keyed by it), delivered. Straight
-        to the transport's producer: the records are bytes already, and Faust's topic.send (codecs,
-        callbacks, an event per message) cost more than the forwarding itself."""
-        producer = app.producer
-        sent = [await producer.send(topic, key, value, partition, None, None)
-                for topic, partition, key, value in records]
-        await asyncio.gather(*sent)
+        into the transport producer's record batches: the records are bytes already, and Faust's
+        topic.send (codecs, callbacks, an event per message), or even aiokafka's send per record, cost
+        more than the forwarding itself."""
+        from sno.ingest.publisher import publish_to_partitions
+
+        await publish_to_partitions(app.producer._ensure_producer(), records)
 
     sink.publish_forwards = publish_forwards
 

@@ -85,8 +85,21 @@ class Stats:
     records: int = 0
     first_record_at: float | None = None
     last_write_at: float | None = None
+    #: CPU seconds the fold process had used when the first record came (its start-up): what the
+    #: benchmark's `fold_utilisation` leaves out
+    fold_cpu_seconds_at_first_record: float | None = None
     #: metrics (sno/runtime/metrics.py): seconds of each ledger write since the metrics last took them
     write_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+
+
+def _fold_cpu_seconds(processor: Any) -> float | None:
+    """CPU seconds of the fold process so far (None when the processor runs in this process)."""
+    pids = getattr(processor, "pids", None)
+    if not pids:
+        return None
+    from sno.runtime.proc import cpu_seconds
+
+    return round(sum(cpu_seconds(pid) or 0 for pid in pids), 3)
 
 
 def _context(exc: BaseException) -> dict[str, Any] | None:
@@ -291,6 +304,7 @@ class ClickHouseSink:
         self._raise_if_stopping()
         if self.stats.first_record_at is None and records:
             self.stats.first_record_at = time.time()
+            self.stats.fold_cpu_seconds_at_first_record = _fold_cpu_seconds(self.processor)
         self.stats.records += len(records)
         await self._slots.acquire()
         try:

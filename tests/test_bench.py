@@ -35,9 +35,12 @@ def test_sno_bench_with_two_rounds_reports_every_key_of_the_contract_with_its_sp
     result = json.loads(done.stdout)
     assert result["repeat"] == 2 and result["events"] == 3000
     for key in ("raw_consume_eps", "faust_defaults_ceiling_eps", "faust_ceiling_eps", "pipeline_eps",
-                "pipeline_unkeyed_eps", "ratio", "report_seconds"):
+                "pipeline_unkeyed_eps", "ratio", "fold_utilisation", "report_seconds"):
         assert result[f"{key}_min"] <= result[key] <= result[f"{key}_max"], key
     assert result["ratio_max"] <= result["pipeline_eps_max"] / result["faust_ceiling_eps_min"]
+    # a share of the span: above 1 the fold's start-up would be counted in (two cores allow at most
+    # one fold process busy all the time: it is one thread)
+    assert 0 < result["fold_utilisation_min"] <= result["fold_utilisation_max"] <= 1.05
     for key in ("producer_eps", "ingest_eps", "alert_latency_p50_ms", "alert_latency_p99_ms",
                 "worker_peak_rss_mb"):
         assert result[key] is not None and result[key] > 0, key
