@@ -55,8 +55,8 @@ def _resume(rows: list[tuple[Any, ...]]) -> FoldedBatch:
     return _processor.resume(rows)  # type: ignore[no-any-return]
 
 
-def _load_seen(tp: TP, rows: list[tuple[Any, ...]]) -> None:
-    _processor.load_seen(tp, rows)
+def _restore_seen(topic: str, partitions: list[int], lines: bytes) -> None:
+    _processor.restore_seen(topic, partitions, lines)
 
 
 def _forget(tp: TP) -> None:
@@ -72,7 +72,7 @@ def _advance(drained: bool) -> FoldedBatch:
 
 
 class ProcessFolder:
-    """The processor interface of the sink (`fold`, `load_seen`, `forget`), served by a child process."""
+    """The processor interface of the sink (`fold`, `restore_seen`, `forget`), served by a child process."""
 
     def __init__(self, alert_rows: dict[str, Any] | None, owners: int | dict[str, int] = 0) -> None:
         """Start the fold process now, from this thread (the main thread: see the module docstring)."""
@@ -90,8 +90,8 @@ class ProcessFolder:
     def resume(self, rows: Iterable[tuple[Any, ...]]) -> FoldedBatch:
         return self._pool.submit(_resume, list(rows)).result()
 
-    def load_seen(self, tp: TP, rows: Iterable[tuple[Any, ...]]) -> None:
-        self._pool.submit(_load_seen, tp, list(rows)).result()
+    def restore_seen(self, topic: str, partitions: Sequence[int], lines: bytes) -> None:
+        self._pool.submit(_restore_seen, topic, list(partitions), lines).result()
 
     def forget(self, tp: TP) -> None:
         self._pool.submit(_forget, tp).result()

@@ -57,10 +57,23 @@ class EventProcessor:
         #: a batch waiting for the store's answer to its SeenLookup
         self._waiting: _Pass | None = None
 
-    def load_seen(self, tp: TP, rows: Iterable[tuple[str, str, int]]) -> None:
-        """Rebuild a partition's de-duplication memory from `sno_seen` rows (type, event_id, event time
-        in µs since the epoch, as `Ledger.read_seen` returns them)."""
-        self.seen[tp] = Deduplicator().restore(rows)
+    def restore_seen(self, topic: str, partitions: Sequence[int], lines: bytes) -> None:
+        """Rebuild the de-duplication memory of `partitions` of `topic` from `Ledger.read_seen`'s lines
+        ([partition, type, event_id, event time µs], one JSON array each), each id on the partition that
+        owns it now (its stored partition when the topic has one owner per partition count of 1)."""
+        wanted = set(partitions)
+        rows: dict[int, list[tuple[str, str, int]]] = {p: [] for p in partitions}
+        for line in lines.splitlines():
+            if not line:
+                continue
+            partition, kind, event_id, at = orjson.loads(line)
+            owner = self.owner_of(topic, event_id.encode("utf-8", "surrogatepass"))
+            if owner is None:
+                owner = partition
+            if owner in wanted:
+                rows[owner].append((kind, event_id, at))
+        for partition in partitions:
+            self.seen[(topic, partition)] = Deduplicator().restore(rows[partition])
 
     def forget(self, tp: TP) -> None:
         self.seen.pop(tp, None)

@@ -258,10 +258,8 @@ class ClickHouseSink:
                 exclude.setdefault(tp, []).append((low, high if tp in keep else 2**63 - 1))
         for topic in sorted({t for t, _ in involved}):
             mine = sorted(p for t, p in involved if t == topic)
-            by_owner = await self._ch(self.ledger.read_seen, topic, mine, exclude, self.owners)
-            for partition in mine:
-                rows = by_owner.get(partition, [])
-                await self._in_folder(self.processor.load_seen, (topic, partition), rows)
+            seen = await self._ch(self.ledger.read_seen, topic, exclude)
+            await self._in_folder(self.processor.restore_seen, topic, mine, seen)
         for token, ranges in pending.items():
             await self._redo(token, ranges, keep)
         for tp in involved - keep:

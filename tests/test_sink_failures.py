@@ -36,7 +36,7 @@ class FailsOnSecondBatch:
     def resume(self, rows: Iterable[tuple[Any, ...]]) -> FoldedBatch:
         raise AssertionError("this processor never asks the store")
 
-    def load_seen(self, tp: tuple[str, int], rows: Iterable[tuple[Any, ...]]) -> None:
+    def restore_seen(self, topic: str, partitions: Sequence[int], lines: bytes) -> None:
         return None
 
     def forget(self, tp: tuple[str, int]) -> None:

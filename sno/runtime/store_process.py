@@ -105,6 +105,9 @@ class StoreProcess:
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return list(self._call("query", sql, dict(parameters or {})))
 
+    def query_lines(self, sql: str, parameters: Mapping[str, Any] | None = None) -> bytes:
+        return bytes(self._call("query_lines", sql, dict(parameters or {})))
+
     def named(self, name: str, parameters: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return list(self._call("named", name, dict(parameters or {})))
 
