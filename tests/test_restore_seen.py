@@ -62,7 +62,8 @@ def test_the_stores_own_lines_round_trip_awkward_ids_into_memory(tmp_path: Path)
             for n, event_id in enumerate(AWKWARD)]
     rows.append((TOPIC, 0, 99, KIND, "long-ago", (newest - timedelta(days=3)).replace(tzinfo=None)))
     with open_store(store=tmp_path / "store") as store:
-        store.insert("sno_seen", rows, ("topic", "partition", "offset", "event_type", "event_id", "event_time"))
+        columns = ("topic", "partition", "offset", "event_type", "event_id", "event_time")
+        store.insert("sno_seen", rows, columns)
         lines = Ledger(store, epoch="e1", member="m1").read_seen(TOPIC, {})
     processor = EventProcessor(owners={TOPIC: 2})
     processor.restore_seen(TOPIC, [0, 1], lines)
