@@ -168,13 +168,14 @@ def _fold_utilisation(status: dict[str, Any]) -> float | None:
     """The share of the keyed pipeline's span (first record read to last rollup written) in which its
     fold process was on a core. The fold does each event's work once, in order, in one process, so it
     bounds the pipeline: 1.0 means the pipeline ran as fast as its fold can, and what is missing below
-    it was the fold waiting (for a hand-over, a write, a fetch). Its start-up, before the first record
-    was read, is left out."""
+    it was the fold waiting (for a hand-over, a write, a fetch). The fold's CPU is taken over the same
+    span: from the first record read (its start-up left out) to the last write (the drained tick after
+    it left out)."""
     span = (status.get("last_write_at") or 0) - (status.get("first_record_at") or 0)
-    busy = (status.get("cpu_seconds_by_process") or {}).get("fold")
-    if busy is None or span <= 0:
+    first, last = status.get("fold_cpu_seconds_at_first_record"), status.get("fold_cpu_seconds_at_last_write")
+    if first is None or last is None or span <= 0:
         return None
-    return (busy - (status.get("fold_cpu_seconds_at_first_record") or 0)) / span
+    return (last - first) / span
 
 
 def _rate(status: dict[str, Any], records: int) -> float | None:

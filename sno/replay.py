@@ -5,8 +5,7 @@ DeleteRecords, so a month of DigiD (11 M authentications at scale 0.25) cannot s
 Replay therefore works in chunks: a fresh broker per chunk (its own cluster id, i.e. its own ledger
 epoch), publish up to `chunk_lines` lines, drain a worker into the store, stop the broker, go on; the
 next chunk is published to a broker of its own while the worker drains the one before (`_replay_chunks`).
-The
-store carries everything that must survive between chunks: rollups, the ledger, and the
+The store carries everything that must survive between chunks: rollups, the ledger, and the
 de-duplication state (`sno_seen`), so a copy of an event in the next chunk is still caught. With an
 external `--broker` the files are published in one pass and one worker drains them.
 
@@ -46,6 +45,8 @@ import orjson
 from schemas.deadletter import DeadLetter
 from sno.core.topics import DEADLETTER_TOPIC, INPUT_TOPICS
 from sno.ingest import BatchPublisher, IngestError, IngestSummary, Progress, SourceError, Sources, connect
+from sno.ingest.errors import BrokerUnavailableError, Interrupted
+from sno.ingest.publisher import describe
 from sno.runtime.broker import LocalBroker, wait_until_answers
 from sno.runtime.children import preexec
 from sno.runtime.topics import ensure_topics
@@ -281,18 +282,34 @@ class _Chunk:
 
 def _publish_local_chunk(sources: Sources, summary: ReplaySummary, chunk_lines: int, partitions: int,
                          bar: Any, folder: Path) -> _Chunk:
-    """A fresh embedded broker with the next `chunk_lines` lines published to it."""
+    """A fresh embedded broker with the next `chunk_lines` lines published to it.
+
+    A failure to publish is raised with replay's progress from this chunk's first line (what ingest's
+    own progress counts as published sat only on this broker, which is gone); a file that breaks off
+    is not a failure here: the chunk keeps it and is processed up to the break.
+    """
     folder.mkdir()
     start = sources.position
-    local = LocalBroker().start()
-    chunk = _Chunk(broker=local, spool=DeadLetterSpool(folder), folder=folder, start=start, more=False)
+    local = LocalBroker()
+    spool: DeadLetterSpool | None = None
     try:
-        chunk.more = asyncio.run(_publish_chunk(sources, local.bootstrap, summary.ingest, chunk_lines,
-                                                partitions, bar, chunk.spool, external=False))
-    except SourceError as exc:  # what was read before is published: process it
-        chunk.failure = exc
-    except BaseException:
-        chunk.close()
+        local.start()
+        spool = DeadLetterSpool(folder)
+        chunk = _Chunk(broker=local, spool=spool, folder=folder, start=start, more=False)
+        try:
+            chunk.more = asyncio.run(_publish_chunk(sources, local.bootstrap, summary.ingest, chunk_lines,
+                                                    partitions, bar, spool, external=False))
+        except SourceError as exc:  # what was read before is published: process it
+            chunk.failure = exc
+    except BaseException as exc:
+        local.stop()
+        if spool is not None:
+            spool.close()
+        if isinstance(exc, IngestError):
+            raise type(exc)(exc.args[0], _progress(sources, start)) from exc
+        if isinstance(exc, Exception):  # the embedded broker did not start or answer (BrokerError, Kafka)
+            raise BrokerUnavailableError(f"the embedded broker failed: {describe(exc)}",
+                                         _progress(sources, start)) from exc
         raise
     summary.note_brokers([local])
     return chunk
@@ -340,35 +357,40 @@ def _replay_chunks(sources: Sources, summary: ReplaySummary, *, store: Path, cli
 
     Two brokers hold a chunk each at the peak (`broker_peak_rss_mb` is their sum). A broker failure
     while chunk N+1 is published is raised once chunk N is in the store, with the progress from
-    chunk N+1's first line; a file that breaks off is processed up to the break first.
+    chunk N+1's first line; an interruption (Ctrl-C reaches the worker too) at once, with the progress
+    from chunk N's; a file that breaks off is processed up to the break first.
     """
     current: _Chunk | None = _publish_local_chunk(sources, summary, chunk_lines, partitions, bar,
                                                   folder / "chunk-0")
     number = 0
     while current is not None:
         following: _Chunk | None = None
-        drain = _Drain(current.broker.bootstrap, store, clickhouse, partitions, current.folder)
+        drain: _Drain | None = None
         try:
+            drain = _Drain(current.broker.bootstrap, store, clickhouse, partitions, current.folder)
             broken: IngestError | None = None
-            following_start = sources.position
             if current.more:
                 try:
                     following = _publish_local_chunk(sources, summary, chunk_lines, partitions, bar,
                                                      folder / f"chunk-{number + 1}")
-                except IngestError as exc:
+                except Interrupted as exc:  # Ctrl-C reached the worker too: chunk N is not in the store
+                    raise Interrupted(exc.args[0], _progress(sources, current.start)) from exc
+                except IngestError as exc:  # raised once chunk N is in the store (its progress says so)
                     broken = exc
             live = [current.broker] if following is None else [current.broker, following.broker]
+            summary.note_brokers(live)
             drain.wait(summary, functools.partial(summary.note_brokers, live))
             current.broker.stop()
             store_deadletters(current.spool, store, clickhouse)
             summary.chunks += 1
             if broken is not None:
-                raise IngestError(broken.args[0], _progress(sources, following_start)) from broken
+                raise broken
             if current.failure is not None:
                 raise SourceError(current.failure.args[0],
                                   _progress(sources, sources.position)) from current.failure
         except BaseException:
-            drain.kill()
+            if drain is not None:
+                drain.kill()
             if following is not None:
                 following.close()
             raise

@@ -88,6 +88,8 @@ class Stats:
     #: CPU seconds the fold process had used when the first record came (its start-up): what the
     #: benchmark's `fold_utilisation` leaves out
     fold_cpu_seconds_at_first_record: float | None = None
+    #: and when the last batch was written (a /proc read per write): the span `fold_utilisation` measures
+    fold_cpu_seconds_at_last_write: float | None = None
     #: metrics (sno/runtime/metrics.py): seconds of each ledger write since the metrics last took them
     write_seconds: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
@@ -574,6 +576,7 @@ class ClickHouseSink:
         self.stats.forwarded += folded.forwarded
         self.stats.batches += 1
         self.stats.last_write_at = time.time()
+        self.stats.fold_cpu_seconds_at_last_write = _fold_cpu_seconds(self.processor)
         self.touched |= folded.touched
         self.stats.write_seconds.append(time.monotonic() - began)  # metrics
 

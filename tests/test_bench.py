@@ -38,12 +38,12 @@ def test_sno_bench_with_two_rounds_reports_every_key_of_the_contract_with_its_sp
                 "pipeline_unkeyed_eps", "ratio", "fold_utilisation", "report_seconds"):
         assert result[f"{key}_min"] <= result[key] <= result[f"{key}_max"], key
     assert result["ratio_max"] <= result["pipeline_eps_max"] / result["faust_ceiling_eps_min"]
-    # a share of the span: above 1 the fold's start-up would be counted in (two cores allow at most
-    # one fold process busy all the time: it is one thread)
     # each round's null-keyed run reads the input and its own forwarded copies, never an earlier round's
     assert 0 < result["unkeyed_forwarded"] < result["events"]
     assert result["unkeyed_records_read"] == result["events"] + result["unkeyed_forwarded"]
-    assert 0 < result["fold_utilisation_min"] <= result["fold_utilisation_max"] <= 1.05
+    # a share of the span, of one process with one thread doing the work: at most 1 (plus the clock
+    # ticks /proc counts in)
+    assert 0 < result["fold_utilisation_min"] <= result["fold_utilisation_max"] <= 1.02
     for key in ("producer_eps", "ingest_eps", "alert_latency_p50_ms", "alert_latency_p99_ms",
                 "worker_peak_rss_mb"):
         assert result[key] is not None and result[key] > 0, key

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sno.ingest.sources import READ_BLOCK
 from sno.runtime.store import open_store
 from tests.hostile.corpus import base, dumps
 
@@ -113,16 +114,22 @@ def test_a_copy_in_a_later_chunk_is_caught_though_that_chunk_was_published_while
     run_sno: Any, tmp_path: Path
 ) -> None:
     """Replay publishes chunk N+1 while chunk N is drained (sno/replay.py, `_replay_chunks`); workers
-    must still run one after the other, so chunk N's de-duplication state is in the store first."""
-    lines = [dumps({**base("authentication"), "event_id": f"r3-{n}"}) for n in range(1, 401)]
-    copies = [lines[9], lines[160], lines[10]]  # lines 10, 161 and 11 again, in the last chunk
+    must still run one after the other, so chunk N's de-duplication state is in the store first.
+
+    A chunk ends at the end of a block of the file (READ_BLOCK bytes) once it holds `--chunk-lines`
+    lines, so the lines are padded to ~4 KB: ~250 to a block, a chunk of 1,000 lines is about four
+    blocks, and the copies at the end of 3,003 lines lie at least two chunks after their originals."""
+    pad = "p" * 4000
+    lines = [dumps({**base("authentication"), "event_id": f"r3-{n}", "note": pad}) for n in range(1, 3001)]
+    copies = [lines[9], lines[1600], lines[10]]  # lines 10, 1601 and 11 again, after line 3000
     path = tmp_path / "copies.jsonl"
     path.write_bytes(b"\n".join(lines + copies) + b"\n")
+    assert path.stat().st_size > 10 * READ_BLOCK
     store = tmp_path / "store"
-    done = run_sno("replay", str(path), "--store", str(store), "--chunk-lines", "150", "--json", timeout=600)
+    done = run_sno("replay", str(path), "--store", str(store), "--chunk-lines", "1000", "--json", timeout=600)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     summary = json.loads(done.stdout.decode().strip().splitlines()[-1])
-    assert summary["chunks"] >= 2, "chunks end at a block of lines, about every 150 lines here"
+    assert summary["chunks"] >= 3, summary
     assert summary["published"] == len(lines) + len(copies)
     assert (summary["processed"], summary["duplicates"]) == (len(lines), len(copies))
     assert summary["broker_peak_rss_mb"] > 0

@@ -163,7 +163,9 @@ async def publish_to_partitions(
     producer: AIOKafkaProducer, records: Iterable[tuple[str, int, bytes, bytes]]
 ) -> None:
     """Publish (topic, partition, key, value) records in aiokafka record batches, one open batch per
-    topic-partition, and wait until the broker acknowledged them all.
+    topic-partition, and wait until the broker acknowledged them all, or raise
+    `BrokerUnavailableError` after STALL_TIMEOUT_S without progress (a partition without a leader
+    would otherwise hold a batch for the producer's whole request timeout).
 
     The worker forwards null-keyed records to their owner partition with it: `producer.send` made a
     future and took the accumulator's lock per record, which cost more of the worker's event loop than
@@ -171,21 +173,32 @@ async def publish_to_partitions(
     """
     open_batches: dict[tuple[str, int], BatchBuilder] = {}
     sent: list[asyncio.Future[Any]] = []
-    for topic, partition, key, value in records:
-        slot = (topic, partition)
-        batch = open_batches.get(slot)
-        if batch is None:
-            batch = open_batches[slot] = producer.create_batch()
-        if batch.append(key=key, value=value, timestamp=None) is None:
-            batch.close()
-            sent.append(await producer.send_batch(batch, topic, partition=partition))
-            batch = open_batches[slot] = producer.create_batch()
-            batch.append(key=key, value=value, timestamp=None)  # the first record always fits
-    for (topic, partition), batch in open_batches.items():
-        if batch.record_count():
-            batch.close()
-            sent.append(await producer.send_batch(batch, topic, partition=partition))
-    await asyncio.gather(*sent)
+
+    async def send(topic: str, partition: int, batch: BatchBuilder) -> None:
+        batch.close()
+        sent.append(await asyncio.wait_for(producer.send_batch(batch, topic, partition=partition),
+                                           STALL_TIMEOUT_S))
+
+    try:
+        for topic, partition, key, value in records:
+            slot = (topic, partition)
+            batch = open_batches.get(slot)
+            if batch is None:
+                batch = open_batches[slot] = producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                await send(topic, partition, batch)
+                batch = open_batches[slot] = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)  # the first record always fits
+        for (topic, partition), batch in open_batches.items():
+            if batch.record_count():
+                await send(topic, partition, batch)
+        await asyncio.wait_for(asyncio.shield(asyncio.gather(*sent)), STALL_TIMEOUT_S)
+    except (KafkaError, TimeoutError) as exc:
+        raise BrokerUnavailableError(f"forwarding records failed: {_describe_wait(exc)}") from exc
+    finally:
+        for future in sent:  # retrieved, so a failure is not also logged as "never retrieved"
+            if future.done() and not future.cancelled():
+                future.exception()
 
 
 def _describe_wait(exc: BaseException) -> str:
