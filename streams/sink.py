@@ -531,7 +531,7 @@ class ClickHouseSink:
                 if failed is not None:
                     raise failed
                 if self._error is None:
-                    await self._write(merge_folded(list(results)), ranges, batch_token(ranges))
+                    await self._write(merge_folded(list(results)), ranges, batch_token(ranges, self.epoch))
             except asyncio.CancelledError:
                 raise  # the worker is stopping; what was not written is read again after the restart
             except BaseException as exc:  # the ledger makes the restart exact; carrying on would not be

@@ -134,3 +134,22 @@ def test_a_copy_in_a_later_chunk_is_caught_though_that_chunk_was_published_while
     assert (summary["processed"], summary["duplicates"]) == (len(lines), len(copies))
     assert summary["broker_peak_rss_mb"] > 0
     assert _counted(store) == len(lines)
+
+
+def test_two_replays_whose_brokers_number_the_same_offsets_both_land_in_the_store(
+    run_sno: Any, tmp_path: Path
+) -> None:
+    """Each replay (each chunk) has a broker of its own, a new Kafka cluster that numbers offsets from 0:
+    the same offset ranges are other records there. A write's insert token once held only the ranges,
+    so the second replay's first write had the first one's token and ClickHouse dropped it as a repeat,
+    while the worker reported it written (streams/batches.py, `batch_token`)."""
+    store = tmp_path / "store"
+    for run in ("a", "b"):
+        path = tmp_path / f"{run}.jsonl"
+        path.write_bytes(b"".join(dumps({**base("authentication"), "event_id": f"tok-{run}-{n:04d}"}) + b"\n"
+                                  for n in range(500)))
+        done = run_sno("replay", str(path), "--store", str(store), "--partitions", "1", timeout=600)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert _counted(store) == 1000
+    with open_store(store=store, migrate=False) as st:
+        assert st.query("SELECT sum(count) FROM sno_auth_minute")[0][0] == 1000
